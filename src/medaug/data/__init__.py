@@ -1,0 +1,1 @@
+"""Data: sources on disk -> Manifest -> splits -> preprocessed cache."""

@@ -1,0 +1,26 @@
+"""Test-wide fixtures: a private cache folder, tiny synthetic images, the shared data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from medaug.paths import DATA_ENV
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+                   ) -> None:
+    """Every test writes caches to a temporary folder, never into the project or the data."""
+    monkeypatch.setenv("MEDAUG_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """The shared real data folder; the test is skipped when it is absent."""
+    value = os.environ.get(DATA_ENV)
+    if not value or not Path(value).is_dir():
+        pytest.skip(f"{DATA_ENV} is not set to the shared data folder")
+    return Path(value)
