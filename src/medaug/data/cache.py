@@ -136,8 +136,16 @@ def _build(manifest: Manifest, config: PreprocessConfig, out: Path, fp: str,
                              "index": frame["index"][~ok].to_numpy(),
                              "reason": [reasons[i] for i in np.flatnonzero(~ok)]})
     rejected.to_csv(out / "rejected.csv", index=False)
-    where = f"; rejected files are listed in {out.name}/rejected.csv" if len(rejected) else ""
-    Manifest(kept, manifest.name).require_images(f"the decodable files{where}")
+    kept_manifest = Manifest(kept, manifest.name)
+    try:
+        kept_manifest.require_images("the files that decoded")
+    except DataError as exc:
+        # The build folder is about to be removed: keep the list where the user can read it.
+        keep = out.parent / f"{out.name.lstrip('.').split('.tmp-')[0]}.rejected.csv"
+        rejected.to_csv(keep, index=False)
+        first = "; ".join(f"{r.path}: {r.reason}" for r in rejected.head(3).itertuples())
+        raise DataError(f"{exc}; {len(rejected)} file(s) were rejected (all listed in {keep}), "
+                        f"first: {first}") from exc
     if not ok.all():  # compact: keep only decoded rows
         compact = np.lib.format.open_memmap(out / "images.tmp.npy", mode="w+", dtype=np.uint8,
                                             shape=(len(kept), config.size, config.size))
@@ -148,7 +156,7 @@ def _build(manifest: Manifest, config: PreprocessConfig, out: Path, fp: str,
     else:
         images.flush()
         del images
-    Manifest(kept, manifest.name).to_csv(out / "manifest.csv")
+    kept_manifest.to_csv(out / "manifest.csv")
     meta = {"name": manifest.name, "fingerprint": fp, "version": CACHE_VERSION,
             "config": asdict(config), "images": len(kept), "rejected": len(rejected),
             "seconds": round(time.perf_counter() - started, 2)}

@@ -67,7 +67,7 @@ class Manifest:
     def read_csv(cls, path: str | Path, name: str | None = None) -> Manifest:
         """Read a Manifest written by :meth:`to_csv`."""
         frame = pd.read_csv(path, dtype={"patient_id": str, "study_id": str}, keep_default_na=False)
-        return cls(frame, name or Path(path).parent.name)
+        return cls(frame, name or Path(path).resolve().parent.name)
 
     def to_csv(self, path: str | Path) -> None:
         self.frame.to_csv(path, index=False)

@@ -74,7 +74,7 @@ def decode(path: str | Path) -> np.ndarray:
 
         return read_dicom(p)
     data = np.fromfile(p, dtype=np.uint8)
-    if _is_truncated(p.suffix.lower(), data):
+    if _is_truncated(data):
         raise DecodeError("truncated image file")
     img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if img is None:
@@ -90,12 +90,15 @@ def _is_dicom(p: Path) -> bool:
     return len(head) == 132 and head[128:132] == b"DICM"
 
 
-def _is_truncated(suffix: str, data: np.ndarray) -> bool:
-    """JPEG must end with EOI, PNG with the IEND chunk; OpenCV may decode partial files."""
-    if suffix in (".jpg", ".jpeg"):
-        return b"\xff\xd9" not in data[-64:].tobytes()
-    if suffix == ".png":
+def _is_truncated(data: np.ndarray) -> bool:
+    """A PNG must end with its IEND chunk and a JPEG with EOI (OpenCV decodes partial files).
+    Only files that start like a PNG or JPEG are checked; anything else is left to the
+    decoder, which rejects non-images."""
+    head = data[:8].tobytes()
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
         return b"IEND" not in data[-12:].tobytes()
+    if head.startswith(b"\xff\xd8"):
+        return b"\xff\xd9" not in data[-64:].tobytes()
     return False
 
 
