@@ -1,0 +1,135 @@
+"""The contract every augmentation op follows: sample parameters, then apply them.
+
+An op works on a batch ``x`` of shape ``(B, 1, H, W)`` (float, values in ``[0, 1]``), on CPU or
+GPU. :meth:`Op.sample` draws one set of parameters *per sample* from an explicit CPU
+``torch.Generator`` (so the same seed gives the same parameters on every device) and returns
+them as a dict of tensors on ``x``'s device; it always contains ``"apply"``, a ``(B,)`` bool
+tensor that is true where the op acts (probability ``p``). :meth:`Op.apply` is deterministic:
+the same parameters replay exactly, on the image or on a second image (kornia's parameter
+generators, MONAI's ``Rand*`` ops).
+
+Lengths (blur sigma, chessboard cell and shift) are given in pixels **at a reference size of
+224 px** and scaled by ``H / 224`` at run time, so one setting means the same at 64 px and at
+512 px: a blur sigma of 2 px at 224 px is 0.57 px at 64 px.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from medaug.errors import AugmentError
+
+REF_SIZE = 224
+Params = dict[str, Tensor]
+
+
+def scaled(px_at_ref: float, size: int) -> float:
+    """A length given in pixels at :data:`REF_SIZE` expressed in pixels at ``size``."""
+    return px_at_ref * size / REF_SIZE
+
+
+def check_range(name: str, value: tuple[float, float], low: float, high: float) -> None:
+    """Raise :class:`AugmentError` unless ``low <= value[0] <= value[1] <= high``."""
+    if len(value) != 2 or not (low <= value[0] <= value[1] <= high):
+        raise AugmentError(f"{name} must be a range (lo, hi) with {low} <= lo <= hi <= {high}, "
+                           f"got {value}")
+
+
+def as_range(value: float | tuple[float, float] | list[float], symmetric: bool = False
+             ) -> tuple[float, float]:
+    """``0.2 -> (-0.2, 0.2)`` when ``symmetric`` else ``(0.2, 0.2)``; pairs pass through."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise AugmentError(f"expected a number or a range (lo, hi), got {value!r}")
+        return float(value[0]), float(value[1])
+    v = float(value)
+    return (-abs(v), abs(v)) if symmetric else (v, v)
+
+
+def uniform(generator: torch.Generator, shape: tuple[int, ...], low: float, high: float
+            ) -> Tensor:
+    """Uniform samples in ``[low, high)`` drawn on the CPU from ``generator``."""
+    return low + (high - low) * torch.rand(shape, generator=generator)
+
+
+class Op(nn.Module):
+    """Base class of a batched, per-sample random augmentation.
+
+    Subclasses set ``name``, validate their arguments in ``__init__`` (raising
+    :class:`AugmentError`), and implement :meth:`sample_params` and :meth:`apply`.
+
+    Args:
+        p: probability that the op acts on each sample, in ``[0, 1]``.
+    """
+
+    name: ClassVar[str] = ""
+
+    def __init__(self, p: float = 1.0) -> None:
+        super().__init__()
+        if not 0.0 <= float(p) <= 1.0:
+            raise AugmentError(f"{self.name or type(self).__name__}: p must be in [0, 1], got {p}")
+        self.p = float(p)
+
+    def sample(self, x: Tensor, generator: torch.Generator) -> Params:
+        """Per-sample parameters for batch ``x`` ``(B, 1, H, W)``, on ``x``'s device."""
+        _check_batch(x, self.name)
+        b = x.shape[0]
+        apply = torch.rand((b,), generator=generator) < self.p  # (B,)
+        params = self.sample_params(b, x.shape[-2], x.shape[-1], generator)
+        params["apply"] = apply
+        return {k: v.to(x.device) for k, v in params.items()}
+
+    def sample_params(self, batch: int, height: int, width: int, generator: torch.Generator
+                      ) -> Params:
+        """Draw the op's own parameters on the CPU (everything but ``apply``)."""
+        raise NotImplementedError
+
+    def apply(self, x: Tensor, params: Params) -> Tensor:
+        """Apply fixed ``params`` to ``x`` ``(B, 1, H, W)``; samples with ``apply`` false are
+        returned unchanged."""
+        raise NotImplementedError
+
+    def forward(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        if generator is None:
+            generator = torch.Generator().manual_seed(int(torch.randint(0, 2**62, (1,))))
+        params = self.sample(x, generator)
+        if not bool(params["apply"].any()):
+            return x
+        return self.apply(x, params)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+def _check_batch(x: Tensor, name: str) -> None:
+    if x.ndim != 4 or x.shape[1] != 1:
+        raise AugmentError(f"{name}: expected a batch of shape (B, 1, H, W), got {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise AugmentError(f"{name}: expected a float tensor, got {x.dtype}")
+
+
+def where_applied(apply: Tensor, changed: Tensor, original: Tensor) -> Tensor:
+    """``changed`` where ``apply`` ``(B,)`` is true, else ``original``; both ``(B, C, H, W)``."""
+    return torch.where(apply.view(-1, 1, 1, 1), changed, original)
+
+
+def on_applied(x: Tensor, apply: Tensor, fn: Callable[[Tensor, Tensor | slice], Tensor]
+               ) -> Tensor:
+    """Run ``fn`` only on the samples of ``x`` ``(B, C, H, W)`` where ``apply`` ``(B,)`` is true.
+
+    ``fn(x_sub, sel)`` gets those samples and the selector ``sel`` (an index tensor, or
+    ``slice(None)`` when every sample is applied) to pick their rows out of the parameters; the
+    other samples are returned unchanged. Costly ops (resampling, convolution) use this so that
+    a small ``p`` costs little.
+    """
+    if bool(apply.all()):
+        return fn(x, slice(None))
+    idx = apply.nonzero().squeeze(1)  # (K,)
+    out = x.clone()
+    if idx.numel():
+        out[idx] = fn(x[idx], idx)
+    return out
