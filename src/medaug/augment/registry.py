@@ -6,7 +6,8 @@ A spec joins op names with ``+``; each name may carry parameters in parentheses:
     crop(scale=0.5-1.0)+blur(sigma=0.1-0.6,p=0.5)+flip(vertical=true)
 
 A value ``a-b`` is a range ``(a, b)`` (a negative bound is written with a leading ``-``,
-e.g. ``-5--1``), ``true``/``false`` are booleans, anything else is a number. An unknown op or
+e.g. ``-5--1``), ``true``/``false`` are booleans, a bare word is a string
+(``interpolation=nearest``), anything else is a number. An unknown op or
 parameter raises :class:`~medaug.errors.AugmentError` listing the valid ones.
 """
 
@@ -72,18 +73,21 @@ _ITEM = re.compile(r"^\s*([A-Za-z_][\w]*)\s*(?:\((.*)\))?\s*$")
 
 
 def parse_value(text: str) -> Any:
-    """``"0.1-0.6" -> (0.1, 0.6)``, ``"true" -> True``, ``"3" -> 3``, ``"0.5" -> 0.5``."""
+    """``"0.1-0.6" -> (0.1, 0.6)``, ``"true" -> True``, ``"3" -> 3``, ``"0.5" -> 0.5``,
+    ``"nearest" -> "nearest"``."""
     t = text.strip()
     if t.lower() in ("true", "false"):
         return t.lower() == "true"
     m = _RANGE.match(t)
     if m:
         return (_number(m.group(1)), _number(m.group(2)))
+    if re.fullmatch(r"[A-Za-z_]\w*", t):
+        return t  # a word, e.g. interpolation=nearest
     try:
         return _number(t)
     except ValueError as exc:
         raise AugmentError(f"cannot read value {text!r}: expected a number, a range a-b, "
-                           "or true/false") from exc
+                           "true/false or a word") from exc
 
 
 def _number(t: str) -> int | float:

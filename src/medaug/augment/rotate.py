@@ -11,6 +11,8 @@ from medaug.augment.geometry import affine_grid
 from medaug.augment.registry import register_op
 from medaug.errors import AugmentError
 
+INTERPOLATIONS = ("bilinear", "nearest")
+
 
 @register_op("rotate")
 class Rotate(Op):
@@ -20,19 +22,25 @@ class Rotate(Op):
     Args:
         degrees: ``d`` draws uniformly from ``[-d, d]``; a range ``(lo, hi)`` from it.
         fill: value of the pixels rotated in from outside the image.
+        interpolation: ``bilinear`` (default) or ``nearest`` (the default of PIL and
+            torchvision's ``RandomRotation``).
         p: probability of rotating each sample.
 
     Params: ``angle`` ``(B,)`` in degrees.
     """
 
     def __init__(self, degrees: float | tuple[float, float] = 10.0, fill: float = 0.0,
-                 p: float = 1.0) -> None:
+                 interpolation: str = "bilinear", p: float = 1.0) -> None:
         super().__init__(p)
         self.degrees = as_range(degrees, symmetric=True)
         if not -360.0 <= self.degrees[0] <= self.degrees[1] <= 360.0:
             raise AugmentError(f"rotate: degrees must be a range -360 <= lo <= hi <= 360, "
                                f"got {degrees}")
         self.fill = float(fill)
+        if interpolation not in INTERPOLATIONS:
+            raise AugmentError(f"rotate: interpolation must be one of {', '.join(INTERPOLATIONS)}"
+                               f", got {interpolation!r}")
+        self.interpolation = interpolation
 
     def sample_params(self, batch: int, height: int, width: int, generator: torch.Generator
                       ) -> Params:
@@ -53,11 +61,12 @@ class Rotate(Op):
                                  torch.stack([sin / r, cos, zero], -1)], 1)  # (K, 2, 3)
             grid = affine_grid(theta, h, w, align_corners=True)  # (K, H, W, 2)
             src = xs - self.fill if self.fill else xs  # zero padding then reads as ``fill``
-            out = F.grid_sample(src, grid, mode="bilinear", padding_mode="zeros",
+            out = F.grid_sample(src, grid, mode=self.interpolation, padding_mode="zeros",
                                 align_corners=True)
             return out.add_(self.fill) if self.fill else out
 
         return on_applied(x, params["apply"], rotate)
 
     def extra_repr(self) -> str:
-        return f"degrees={self.degrees}, fill={self.fill}, p={self.p}"
+        return (f"degrees={self.degrees}, fill={self.fill}, interpolation={self.interpolation}, "
+                f"p={self.p}")
