@@ -267,3 +267,13 @@ def test_blur_sigma_scales_with_size(size: int) -> None:
     lo, hi = 0.5 * size / 224, 2.0 * size / 224
     assert p["sigma"].min() >= lo and p["sigma"].max() <= hi
     assert p["sigma"].max() > lo + 0.9 * (hi - lo)
+
+
+@pytest.mark.parametrize(("size", "ks"), [(24, 3), (31, 9), (17, 13)])
+def test_blur_matches_kornia(size: int, ks: int) -> None:
+    x = noise(5, (size, size + 3), dtype=torch.float64)
+    sigma = torch.tensor([0.3, 0.8, 1.5, 2.5, 4.0], dtype=torch.float64)
+    op = create_op("blur", sigma=(0.3, 4.0), kernel_size=ks)
+    out = op.apply(x, _params([True] * 5, sigma=sigma.tolist()))
+    ref = kornia.filters.gaussian_blur2d(x, ks, sigma[:, None].expand(-1, 2))
+    torch.testing.assert_close(out, ref)
