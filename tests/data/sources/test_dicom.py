@@ -15,9 +15,8 @@ from medaug.data.sources.dicom import read_dicom
 from medaug.data.sources.folder import read_folder
 
 
-def write_dicom(path: Path, pixels: np.ndarray, photometric: str = "MONOCHROME2",
-                bits_stored: int = 16, **tags: object) -> Path:
-    """A minimal single-frame 16-bit unsigned DICOM file (explicit VR little endian)."""
+def empty_dicom() -> Dataset:
+    """A secondary-capture dataset with file meta (explicit VR little endian), no pixels."""
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
     meta.MediaStorageSOPInstanceUID = generate_uid()
@@ -26,6 +25,13 @@ def write_dicom(path: Path, pixels: np.ndarray, photometric: str = "MONOCHROME2"
     ds.file_meta = meta
     ds.SOPClassUID = meta.MediaStorageSOPClassUID
     ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    return ds
+
+
+def write_dicom(path: Path, pixels: np.ndarray, photometric: str = "MONOCHROME2",
+                bits_stored: int = 16, **tags: object) -> Path:
+    """A minimal single-frame 16-bit unsigned DICOM file (explicit VR little endian)."""
+    ds = empty_dicom()
     ds.Rows, ds.Columns = pixels.shape
     ds.BitsAllocated = 16
     ds.BitsStored = bits_stored
@@ -113,14 +119,7 @@ def test_non_dicom_dcm_raises_decode_error(tmp_path: Path) -> None:
 
 
 def test_dicom_without_pixel_data_raises(tmp_path: Path) -> None:
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID = meta.MediaStorageSOPClassUID
-    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds = empty_dicom()
     ds.PatientID = "X"
     path = tmp_path / "nopixels.dcm"
     ds.save_as(path, enforce_file_format=True)
