@@ -16,7 +16,7 @@ from medaug.data.manifest import Manifest
 from medaug.data.preprocess import PreprocessConfig
 from medaug.data.sources.folder import read_folder
 from medaug.data.sources.medmnist import read_medmnist_npz
-from medaug.errors import DataError
+from medaug.errors import DataError, LeakageError
 
 PLAIN = PreprocessConfig(size=8, clahe=False)
 
@@ -298,3 +298,13 @@ def test_process_pool_build_keeps_rows_aligned(tmp_path: Path,
     for i, path in enumerate(c.manifest.frame["path"]):
         assert (c.images[i] == _value(path)).all()
     assert c.rejected["path"].map(lambda p: Path(p).name).tolist() == ["zero.png"]
+
+
+def test_build_refuses_a_leaking_manifest(tmp_path: Path) -> None:
+    m = read_folder(make_tree(tmp_path / "tree"))
+    frame = m.frame.copy()
+    frame["patient_id"] = "same-patient"
+    frame["split"] = ["train", "test"] * (len(frame) // 2) + ["train"] * (len(frame) % 2)
+    with pytest.raises(LeakageError, match="same-patient"):
+        _build(m.with_frame(frame), tmp_path / "cache")
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())

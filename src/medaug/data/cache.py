@@ -28,6 +28,7 @@ import pandas as pd
 
 from medaug.data.manifest import Manifest
 from medaug.data.preprocess import DecodeError, PreprocessConfig, decode, preprocess
+from medaug.data.splits import check_leakage
 from medaug.errors import DataError
 from medaug.paths import cache_dir
 
@@ -84,7 +85,9 @@ def build_cache(manifest: Manifest, config: PreprocessConfig, root: Path | None 
     Raises:
         DataError: no image decoded, or a class left empty after rejections (the message
             names ``rejected.csv``).
+        LeakageError: a patient or study of ``manifest`` is in two splits.
     """
+    check_leakage(manifest)  # also for Manifests that did not come through assign_splits
     root = Path(root) if root is not None else cache_dir()
     fp = fingerprint(manifest, config)
     folder = root / f"{_safe(manifest.name)}-{config.tag()}-{fp[:12]}"
@@ -110,6 +113,7 @@ def open_cache(folder: Path, reused: bool = False) -> CachedDataset:
     meta = json.loads((folder / "meta.json").read_text())
     images = np.load(folder / "images.npy", mmap_mode="r")
     manifest = Manifest.read_csv(folder / "manifest.csv", name=meta["name"])
+    check_leakage(manifest)
     rejected = pd.read_csv(folder / "rejected.csv", dtype={"path": str, "reason": str},
                            keep_default_na=False)
     return CachedDataset(folder, images, manifest, rejected, PreprocessConfig(**meta["config"]),
