@@ -15,6 +15,7 @@ from rich.markup import escape
 from medaug.errors import MedaugError
 
 if TYPE_CHECKING:
+    from medaug.config import PrepareConfig
     from medaug.data.cache import CachedDataset
     from medaug.data.manifest import Manifest
 
@@ -48,6 +49,8 @@ ClaheOpt = Annotated[bool, typer.Option("--clahe/--no-clahe", help="Apply CLAHE"
 ClipOpt = Annotated[float, typer.Option(help="CLAHE clip limit")]
 TileOpt = Annotated[int, typer.Option(help="CLAHE tiles per side")]
 WorkersOpt = Annotated[int | None, typer.Option(help="Decoding processes (default: all cores)")]
+ConfigOpt = Annotated[Path | None, typer.Option(help="YAML file with data/preprocess sections; "
+                      "options given here override it")]
 
 
 def friendly(fn: F) -> F:
@@ -65,52 +68,80 @@ def friendly(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _load(data: str, classes: str | None, exclude: list[str] | None, patient_regex: str | None,
-          body_part: list[str] | None, seed: int, val: float, test: float) -> Manifest:
-    from medaug.data.datasets import DataOptions, load_dataset
+# CLI option -> (config section, key); the option's value wins over a --config file when given.
+_CONFIG_KEYS: dict[str, tuple[str, str]] = {
+    "data": ("data", "dataset"), "classes": ("data", "classes"), "exclude": ("data", "exclude"),
+    "patient_regex": ("data", "patient_regex"), "body_part": ("data", "body_parts"),
+    "seed": ("data", "seed"), "val": ("data", "val"), "test": ("data", "test"),
+    "size": ("preprocess", "size"), "clahe": ("preprocess", "clahe"),
+    "clip_limit": ("preprocess", "clip_limit"), "tile_grid": ("preprocess", "tile_grid"),
+}
+
+
+def _resolve(ctx: typer.Context, config: Path | None) -> PrepareConfig:
+    """The run's configuration: the ``--config`` file (or defaults), then every option given
+    on the command line on top of it."""
+    from medaug.config import config_from_dict, config_to_dict, load_config
     from medaug.data.sources.folder import parse_classes
 
-    opts = DataOptions(classes=parse_classes(classes) if classes else None,
-                       exclude=tuple(exclude or ()), patient_regex=patient_regex,
-                       body_parts=tuple(body_part or ()), val=val, test=test, seed=seed)
-    return load_dataset(data, opts)
+    base = load_config(config) if config is not None else None
+    resolved = config_to_dict(base) if base is not None else {"data": {}, "preprocess": {}}
+    for name, (section, key) in _CONFIG_KEYS.items():
+        if name not in ctx.params:
+            continue
+        source = ctx.get_parameter_source(name)  # an enum; DEFAULT when not given
+        if base is not None and getattr(source, "name", "") == "DEFAULT":
+            continue
+        value = ctx.params[name]
+        if name == "classes":
+            value = parse_classes(value) if value else None
+        elif name in ("exclude", "body_part"):
+            value = list(value or ())
+        resolved[section][key] = value
+    return config_from_dict(resolved, source=str(config) if config else "command line")
 
 
-def _prepare(manifest: Manifest, size: int, clahe: bool, clip_limit: float, tile_grid: int,
-             workers: int | None) -> CachedDataset:
+def _load(config: PrepareConfig) -> Manifest:
+    from medaug.data.datasets import load_dataset
+
+    return load_dataset(config.data.dataset, config.data.options)
+
+
+def _prepare(config: PrepareConfig, workers: int | None = None) -> CachedDataset:
+    from medaug.config import config_to_dict
     from medaug.data.cache import build_cache
-    from medaug.data.preprocess import PreprocessConfig
 
-    config = PreprocessConfig(size=size, clahe=clahe, clip_limit=clip_limit, tile_grid=tile_grid)
-    return build_cache(manifest, config, workers=workers, progress=console.is_terminal)
+    return build_cache(_load(config), config.preprocess, workers=workers,
+                       progress=console.is_terminal, resolved=config_to_dict(config))
 
 
 @data_app.command("summary")
 @friendly
-def data_summary(data: DataOpt = "pneumoniamnist", classes: ClassesOpt = None,
-                 exclude: ExcludeOpt = None, patient_regex: RegexOpt = None,
-                 body_part: PartOpt = None, seed: SeedOpt = 0, val: ValOpt = 0.15,
-                 test: TestOpt = 0.15) -> None:
+def data_summary(ctx: typer.Context, data: DataOpt = "pneumoniamnist",
+                 classes: ClassesOpt = None, exclude: ExcludeOpt = None,
+                 patient_regex: RegexOpt = None, body_part: PartOpt = None, seed: SeedOpt = 0,
+                 val: ValOpt = 0.15, test: TestOpt = 0.15, config: ConfigOpt = None) -> None:
     """Images, patients and studies per split, class and body part; imbalance ratios."""
     from medaug.data.summary import summary_table
 
-    manifest = _load(data, classes, exclude, patient_regex, body_part, seed, val, test)
+    manifest = _load(_resolve(ctx, config))
     console.print(summary_table(manifest))
     console.print("leakage check: passed (no patient or study in two splits)")
 
 
 @app.command()
 @friendly
-def prepare(data: DataOpt = "pneumoniamnist", size: SizeOpt = 64, clahe: ClaheOpt = True,
-            clip_limit: ClipOpt = 2.0, tile_grid: TileOpt = 8, workers: WorkersOpt = None,
-            classes: ClassesOpt = None, exclude: ExcludeOpt = None,
+def prepare(ctx: typer.Context, data: DataOpt = "pneumoniamnist", size: SizeOpt = 64,
+            clahe: ClaheOpt = True, clip_limit: ClipOpt = 2.0, tile_grid: TileOpt = 8,
+            workers: WorkersOpt = None, classes: ClassesOpt = None, exclude: ExcludeOpt = None,
             patient_regex: RegexOpt = None, body_part: PartOpt = None, seed: SeedOpt = 0,
-            val: ValOpt = 0.15, test: TestOpt = 0.15) -> None:
+            val: ValOpt = 0.15, test: TestOpt = 0.15, config: ConfigOpt = None) -> None:
     """Decode, CLAHE, resize and cache a dataset (reused when nothing changed)."""
-    manifest = _load(data, classes, exclude, patient_regex, body_part, seed, val, test)
-    cache = _prepare(manifest, size, clahe, clip_limit, tile_grid, workers)
+    resolved = _resolve(ctx, config)
+    cache = _prepare(resolved, workers)
     state = "reused" if cache.reused else "built"
-    console.print(f"{state} cache {cache.root}: {len(cache)} images of {size}x{size} px, "
+    side = resolved.preprocess.size
+    console.print(f"{state} cache {cache.root}: {len(cache)} images of {side}x{side} px, "
                   f"{len(cache.rejected)} rejected"
                   + (f" (listed in {cache.root / 'rejected.csv'})" if len(cache.rejected) else ""))
 
@@ -145,8 +176,10 @@ def augment_preview(
     from medaug.augment.registry import build_ops
 
     build_ops(ops)  # fail on a bad spec before any data work
-    manifest = _load(data, None, None, None, None, 0, 0.15, 0.15)
-    cache = _prepare(manifest, size, clahe, 2.0, 8, None)
+    from medaug.config import DataConfig, PrepareConfig
+    from medaug.data.preprocess import PreprocessConfig
+
+    cache = _prepare(PrepareConfig(DataConfig(data), PreprocessConfig(size=size, clahe=clahe)))
     rng = np.random.default_rng(seed)
     labels = cache.manifest.frame["label"].to_numpy()
     picks = [int(rng.choice(np.flatnonzero(labels == k % 2))) for k in range(images)]

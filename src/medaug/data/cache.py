@@ -74,13 +74,15 @@ def fingerprint(manifest: Manifest, config: PreprocessConfig) -> str:
 
 
 def build_cache(manifest: Manifest, config: PreprocessConfig, root: Path | None = None,
-                workers: int | None = None, progress: bool = True) -> CachedDataset:
+                workers: int | None = None, progress: bool = True,
+                resolved: dict | None = None) -> CachedDataset:
     """Decode, preprocess and store every image of ``manifest`` (or reuse a cache).
 
     Args:
         root: cache root (default :func:`medaug.paths.cache_dir`).
         workers: decoding processes (default: CPU count; ``1`` decodes in this process).
         progress: show a progress bar.
+        resolved: the run's resolved configuration, saved in ``meta.json`` of a new cache.
 
     Raises:
         DataError: no image decoded, or a class left empty after rejections (the message
@@ -97,7 +99,7 @@ def build_cache(manifest: Manifest, config: PreprocessConfig, root: Path | None 
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
-        _build(manifest, config, tmp, fp, workers, progress)
+        _build(manifest, config, tmp, fp, workers, progress, resolved)
         try:
             os.replace(tmp, folder)
         except OSError:  # another process finished the same cache first
@@ -121,7 +123,7 @@ def open_cache(folder: Path, reused: bool = False) -> CachedDataset:
 
 
 def _build(manifest: Manifest, config: PreprocessConfig, out: Path, fp: str,
-           workers: int | None, progress: bool) -> None:
+           workers: int | None, progress: bool, resolved: dict | None = None) -> None:
     frame = manifest.frame
     n = len(frame)
     started = time.perf_counter()
@@ -163,7 +165,7 @@ def _build(manifest: Manifest, config: PreprocessConfig, out: Path, fp: str,
     kept_manifest.to_csv(out / "manifest.csv")
     meta = {"name": manifest.name, "fingerprint": fp, "version": CACHE_VERSION,
             "config": asdict(config), "images": len(kept), "rejected": len(rejected),
-            "seconds": round(time.perf_counter() - started, 2)}
+            "seconds": round(time.perf_counter() - started, 2), "resolved_config": resolved}
     (out / "meta.json").write_text(json.dumps(meta, indent=2))
 
 

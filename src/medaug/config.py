@@ -1,0 +1,112 @@
+"""Configuration: frozen dataclasses per stage, read from YAML, unknown keys rejected.
+
+A file has one section per stage; every key is optional and defaults to the dataclass field::
+
+    data:          # medaug.data.datasets.DataOptions, plus the dataset spec
+      dataset: knee
+      seed: 0
+    preprocess:    # medaug.data.preprocess.PreprocessConfig
+      size: 64
+      clahe: true
+
+Command-line options given explicitly override the file. The resolved configuration is saved
+beside every artefact (a cache's ``meta.json`` holds it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from medaug.data.datasets import DEFAULT_DATASET, DataOptions
+from medaug.data.preprocess import PreprocessConfig
+from medaug.data.sources.folder import parse_classes
+from medaug.errors import ConfigError, DataError
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which dataset (a spec of :func:`medaug.data.datasets.load_dataset`) and how to read it."""
+
+    dataset: str = DEFAULT_DATASET
+    options: DataOptions = field(default_factory=DataOptions)
+
+
+@dataclass(frozen=True)
+class PrepareConfig:
+    """Everything ``medaug prepare`` needs."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
+
+
+def load_config(path: str | Path) -> PrepareConfig:
+    """Read a YAML file into a :class:`PrepareConfig`.
+
+    Raises:
+        ConfigError: unreadable YAML, an unknown section or key (the message lists the valid
+            ones), or an invalid value; the message names the file.
+    """
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise ConfigError(f"config {path}: cannot read it ({exc.strerror or exc})") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config {path}: not valid YAML ({exc})") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config {path}: expected sections data/preprocess, got {raw!r}")
+    return config_from_dict(raw, source=str(path))
+
+
+def config_from_dict(raw: dict[str, Any], source: str = "config") -> PrepareConfig:
+    """Build a :class:`PrepareConfig` from nested dicts (see :func:`load_config`)."""
+    _check_keys(raw, ("data", "preprocess"), source, "")
+    data = raw.get("data") or {}
+    option_names = [f.name for f in fields(DataOptions)]
+    _check_keys(data, ("dataset", *option_names), source, "data")
+    data = dict(data)
+    dataset = str(data.pop("dataset", DEFAULT_DATASET))
+    for key in ("exclude", "body_parts"):
+        if key in data:
+            data[key] = tuple(str(v) for v in data[key] or ())
+    if data.get("classes") is not None:
+        if not isinstance(data["classes"], dict):
+            raise ConfigError(f"{source}: data.classes must map class folder -> normal/abnormal")
+        try:
+            data["classes"] = parse_classes(",".join(f"{k}={v}" for k, v in
+                                                     data["classes"].items()))
+        except DataError as exc:
+            raise ConfigError(f"{source}: data.classes: {exc}") from exc
+    pre = raw.get("preprocess") or {}
+    _check_keys(pre, [f.name for f in fields(PreprocessConfig)], source, "preprocess")
+    try:
+        return PrepareConfig(DataConfig(dataset, DataOptions(**data)),
+                             PreprocessConfig(**dict(pre)))
+    except (TypeError, ValueError, DataError) as exc:
+        raise ConfigError(f"{source}: {exc}") from exc
+
+
+def config_to_dict(config: PrepareConfig) -> dict[str, Any]:
+    """The resolved configuration as plain data (YAML/JSON friendly)."""
+    data = {"dataset": config.data.dataset, **dataclasses.asdict(config.data.options)}
+    for key in ("exclude", "body_parts"):
+        data[key] = list(data[key])
+    if data["classes"] is not None:
+        data["classes"] = dict(data["classes"])
+    return {"data": data, "preprocess": dataclasses.asdict(config.preprocess)}
+
+
+def _check_keys(section: object, valid: list[str] | tuple[str, ...], source: str, name: str
+                ) -> None:
+    where = f"{source}: section {name!r}" if name else source
+    if not isinstance(section, dict):
+        raise ConfigError(f"{where} must be a mapping, got {section!r}")
+    unknown = [k for k in section if k not in valid]
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; "
+                          f"valid: {', '.join(valid)}")

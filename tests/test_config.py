@@ -1,0 +1,97 @@
+"""YAML configuration: sections, defaults, unknown keys, and the CLI's precedence."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from helpers import write_png
+from medaug.cli import app
+from medaug.config import PrepareConfig, config_from_dict, config_to_dict, load_config
+from medaug.errors import ConfigError
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+def _tree(root: Path) -> Path:
+    for label in ("normal", "abnormal"):
+        for k in range(4):
+            write_png(root / label / f"{label}{k}.png", (20, 20), seed=k)
+    return root
+
+
+def test_defaults_and_round_trip() -> None:
+    cfg = config_from_dict({})
+    assert cfg == PrepareConfig()
+    assert config_from_dict(config_to_dict(cfg)) == cfg
+    custom = config_from_dict({"data": {"dataset": "knee", "exclude": ["1"], "seed": 3},
+                               "preprocess": {"size": 32, "clahe": False}})
+    assert custom.data.dataset == "knee" and custom.data.options.exclude == ("1",)
+    assert custom.data.options.seed == 3 and custom.preprocess.size == 32
+    assert config_from_dict(config_to_dict(custom)) == custom
+    mapped = config_from_dict({"data": {"classes": {0: "normal", "2": "abnormal", "3": 1}}})
+    assert mapped.data.options.classes == {"0": 0, "2": 1, "3": 1}
+    assert config_from_dict(config_to_dict(mapped)) == mapped
+    with pytest.raises(ConfigError, match="classes"):
+        config_from_dict({"data": {"classes": ["0", "1"]}})
+    with pytest.raises(ConfigError, match=r"f\.yaml: data\.classes: .*'sick'"):
+        config_from_dict({"data": {"classes": {"0": "sick"}}}, source="f.yaml")
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in CONFIGS.glob("*.yaml")))
+def test_shipped_presets_load(name: str) -> None:
+    cfg = load_config(CONFIGS / name)
+    assert cfg.data.dataset and cfg.preprocess.size >= 8
+
+
+@pytest.mark.parametrize(("text", "match"), [
+    ("data:\n  datset: knee\n", r"section 'data': unknown key\(s\) 'datset'; valid: dataset"),
+    ("preprocess:\n  sise: 64\n", r"unknown key\(s\) 'sise'; valid: size, clahe"),
+    ("training:\n  epochs: 3\n", r"unknown key\(s\) 'training'; valid: data, preprocess"),
+    ("preprocess:\n  size: 2\n", "image size must be between 8 and 4096"),
+    ("data: [1, 2]\n", "must be a mapping"),
+    ("data:\n  dataset: knee\n bad indent", "not valid YAML"),
+])
+def test_bad_files_name_the_file_and_the_problem(tmp_path: Path, text: str, match: str) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=match) as exc:
+        load_config(path)
+    assert str(path) in str(exc.value)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_cli_config_then_explicit_options_win(tmp_path: Path) -> None:
+    tree = _tree(tmp_path / "tree")
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"data:\n  dataset: folder:{tree}\n  seed: 5\npreprocess:\n  size: 24\n"
+                   "  clahe: false\n")
+    runner = CliRunner()
+    res = runner.invoke(app, ["prepare", "--config", str(cfg)], env={"COLUMNS": "300"})
+    assert res.exit_code == 0, res.output
+    assert "images of 24x24 px" in res.output
+    res2 = runner.invoke(app, ["prepare", "--config", str(cfg), "--size", "16"],
+                         env={"COLUMNS": "300"})
+    assert res2.exit_code == 0, res2.output
+    assert "images of 16x16 px" in res2.output
+    folder = Path(res2.output.split("cache ")[1].split(":")[0])
+    meta = json.loads((folder / "meta.json").read_text())
+    resolved = meta["resolved_config"]
+    assert resolved["preprocess"]["size"] == 16  # the option given on the command line
+    assert resolved["preprocess"]["clahe"] is False  # from the file
+    assert resolved["data"]["seed"] == 5 and resolved["data"]["dataset"] == f"folder:{tree}"
+
+
+def test_cli_bad_config_exits_2(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("preprocess:\n  sise: 3\n")
+    res = CliRunner().invoke(app, ["prepare", "--config", str(cfg)], env={"COLUMNS": "300"})
+    assert res.exit_code == 2
+    assert "unknown key(s) 'sise'" in res.output
