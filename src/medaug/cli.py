@@ -174,6 +174,7 @@ def augment_preview(
 
     from medaug.augment.preview import write_preview
     from medaug.augment.registry import build_ops
+    from medaug.data.manifest import CLASS_NAMES
 
     build_ops(ops)  # fail on a bad spec before any data work
     from medaug.config import DataConfig, PrepareConfig
@@ -184,7 +185,11 @@ def augment_preview(
     labels = cache.manifest.frame["label"].to_numpy()
     picks = [int(rng.choice(np.flatnonzero(labels == k % 2))) for k in range(images)]
     batch = torch.from_numpy(np.stack([cache.images[i] for i in picks])).float().div(255)
-    path = write_preview(batch.unsqueeze(1), ops, out, seed=seed)
+    frame = cache.manifest.frame
+    titles = [f"{CLASS_NAMES[int(frame['label'].iat[i])]}: {Path(frame['path'].iat[i]).name}"
+              + (f"[{frame['index'].iat[i]}]" if frame["index"].iat[i] >= 0 else "")
+              for i in picks]
+    path = write_preview(batch.unsqueeze(1), ops, out, seed=seed, titles=titles)
     console.print(f"wrote {path} ({images} images from {cache.root.name}, ops {ops})")
 
 

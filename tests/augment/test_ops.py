@@ -277,3 +277,11 @@ def test_blur_matches_kornia(size: int, ks: int) -> None:
     out = op.apply(x, _params([True] * 5, sigma=sigma.tolist()))
     ref = kornia.filters.gaussian_blur2d(x, ks, sigma[:, None].expand(-1, 2))
     torch.testing.assert_close(out, ref)
+
+
+def test_lengths_described_at_the_image_size() -> None:
+    assert create_op("blur", sigma=(0.1, 2.0)).at_size(64) == "sigma 0.029-0.57 px at 64 px"
+    assert create_op("blur", sigma=(0.1, 2.0)).at_size(224) == "sigma 0.1-2 px at 224 px"
+    assert create_op("chessboard").at_size(64) == "cell 6 px, shift +-1 px at 64 px"
+    assert create_op("chessboard").at_size(224) == "cell 20 px, shift +-5 px at 224 px"
+    assert create_op("flip").at_size(64) == ""

@@ -59,3 +59,13 @@ def test_bad_images_raise(tmp_path: Path) -> None:
     with pytest.raises(AugmentError, match=r"\(N, 1, H, W\)"):
         write_preview(torch.rand(2, 3, 16, 16), "flip", tmp_path / "x.png")
     assert not (tmp_path / "x.png").exists()
+
+
+def test_titles_add_a_caption_band_and_must_match(tmp_path: Path) -> None:
+    x = noise(3, 16)
+    plain = write_preview(x, "flip", tmp_path / "a.png")
+    titled = write_preview(x, "flip", tmp_path / "b.png", titles=["normal: a", "abnormal: b", "c"])
+    with Image.open(plain) as a, Image.open(titled) as b:
+        assert b.size[0] == a.size[0] and b.size[1] > a.size[1]
+    with pytest.raises(AugmentError, match="2 titles for 3 images"):
+        write_preview(x, "flip", tmp_path / "c.png", titles=["a", "b"])

@@ -101,6 +101,11 @@ class Op(nn.Module):
             return x
         return self.apply(x, params)
 
+    def at_size(self, size: int) -> str:
+        """What the op's lengths (given at 224 px) become at ``size`` px, for humans; ``""``
+        for ops without lengths."""
+        return ""
+
     def extra_repr(self) -> str:
         return f"p={self.p}"
 

@@ -87,5 +87,9 @@ class Blur(Op):
 
         return on_applied(x, params["apply"], blur)
 
+    def at_size(self, size: int) -> str:
+        lo, hi = scaled(self.sigma[0], size), scaled(self.sigma[1], size)
+        return f"sigma {lo:.2g}-{hi:.2g} px at {size} px"
+
     def extra_repr(self) -> str:
         return f"sigma={self.sigma}, kernel_size={self.kernel_size}, p={self.p}"

@@ -146,5 +146,9 @@ class Chessboard(Op):
         dx = params["dx"].masked_fill(keep, 0)
         return chessboard_shift(x, dy, dx, cell)
 
+    def at_size(self, size: int) -> str:
+        cell, shift = self.scaled_sizes(size)
+        return f"cell {cell} px, shift +-{shift} px at {size} px"
+
     def extra_repr(self) -> str:
         return f"cell={self.cell:g}, shift={self.shift:g}, p={self.p}"
