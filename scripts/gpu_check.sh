@@ -2,6 +2,12 @@
 # The GPU check, for a machine with CUDA and PyTorch but without medaug's other packages
 # (kornia, pydicom travel as wheels in .whl/; a small real image set in .devdata/).
 # Usage (repo root): bash scripts/gpu_check.sh OUT_DIR
+# Where the GPU machine cannot install packages, prepare beside it (both ignored by git):
+#   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
+#       --implementation cp --platform manylinux_2_17_x86_64 -d .whl \
+#       kornia==0.9.0 kornia_rs==0.2.0 pydicom==3.0.2
+#   a few real images laid out as $MEDAUG_DATA_DIR/chest_xray_pneumonia_224/chest_xray/...
+#   in .devdata/ (40 per class and split were used for docs/bench/).
 set -uo pipefail
 out=${1:-out/gpu}
 mkdir -p "$out"
