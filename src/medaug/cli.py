@@ -174,18 +174,17 @@ def augment_preview(
 
     from medaug.augment.preview import write_preview
     from medaug.augment.registry import build_ops
-    from medaug.data.manifest import CLASS_NAMES
-
-    build_ops(ops)  # fail on a bad spec before any data work
     from medaug.config import DataConfig, PrepareConfig
+    from medaug.data.manifest import CLASS_NAMES
     from medaug.data.preprocess import PreprocessConfig
 
+    build_ops(ops)  # fail on a bad spec before any data work
     cache = _prepare(PrepareConfig(DataConfig(data), PreprocessConfig(size=size, clahe=clahe)))
+    frame = cache.manifest.frame
     rng = np.random.default_rng(seed)
-    labels = cache.manifest.frame["label"].to_numpy()
+    labels = frame["label"].to_numpy()
     picks = [int(rng.choice(np.flatnonzero(labels == k % 2))) for k in range(images)]
     batch = torch.from_numpy(np.stack([cache.images[i] for i in picks])).float().div(255)
-    frame = cache.manifest.frame
     titles = [f"{CLASS_NAMES[int(frame['label'].iat[i])]}: {Path(frame['path'].iat[i]).name}"
               + (f"[{frame['index'].iat[i]}]" if frame["index"].iat[i] >= 0 else "")
               for i in picks]

@@ -56,6 +56,11 @@ def uniform(generator: torch.Generator, shape: tuple[int, ...], low: float, high
     return low + (high - low) * torch.rand(shape, generator=generator)
 
 
+def fresh_generator() -> torch.Generator:
+    """A CPU generator seeded from torch's global RNG (for calls that pass none)."""
+    return torch.Generator().manual_seed(int(torch.randint(0, 2**62, (1,))))
+
+
 class Op(nn.Module):
     """Base class of a batched, per-sample random augmentation.
 
@@ -94,8 +99,7 @@ class Op(nn.Module):
         raise NotImplementedError
 
     def forward(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        if generator is None:
-            generator = torch.Generator().manual_seed(int(torch.randint(0, 2**62, (1,))))
+        generator = generator if generator is not None else fresh_generator()
         params = self.sample(x, generator)
         if not bool(params["apply"].any()):
             return x
@@ -115,11 +119,6 @@ def _check_batch(x: Tensor, name: str) -> None:
         raise AugmentError(f"{name}: expected a batch of shape (B, 1, H, W), got {tuple(x.shape)}")
     if not x.is_floating_point():
         raise AugmentError(f"{name}: expected a float tensor, got {x.dtype}")
-
-
-def where_applied(apply: Tensor, changed: Tensor, original: Tensor) -> Tensor:
-    """``changed`` where ``apply`` ``(B,)`` is true, else ``original``; both ``(B, C, H, W)``."""
-    return torch.where(apply.view(-1, 1, 1, 1), changed, original)
 
 
 def on_applied(x: Tensor, apply: Tensor, fn: Callable[[Tensor, Tensor | slice], Tensor]

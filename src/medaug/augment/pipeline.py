@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from medaug.augment.base import Op, Params
+from medaug.augment.base import Op, Params, fresh_generator
 from medaug.augment.registry import build_ops
 
 #: Specs that build the identity pipeline (no ops).
@@ -45,8 +45,7 @@ class Pipeline(nn.Module):
 
     def forward(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Augment ``x`` ``(B, 1, H, W)``; a ``None`` generator draws a fresh seed."""
-        if generator is None:
-            generator = torch.Generator().manual_seed(int(torch.randint(0, 2**62, (1,))))
+        generator = generator if generator is not None else fresh_generator()
         for op in self.ops:
             x = op(x, generator)
         return x

@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from medaug.augment.base import fresh_generator
 from medaug.augment.pipeline import Pipeline
 
 
@@ -30,7 +31,6 @@ class TwoViews(nn.Module):
     def forward(self, x: Tensor, generator: torch.Generator | None = None
                 ) -> tuple[Tensor, Tensor]:
         """Views of ``x`` ``(B, 1, H, W)``: two tensors ``(B, 1, H, W)``."""
-        if generator is None:
-            generator = torch.Generator().manual_seed(int(torch.randint(0, 2**62, (1,))))
+        generator = generator if generator is not None else fresh_generator()
         second = self.pipeline if self.second is None else self.second
         return self.pipeline(x, generator), second(x, generator)

@@ -118,18 +118,18 @@ def run_augment_bench(data: str = "chest", n_images: int = 256, batch: int = 16,
     table.add_column("pipeline")
     table.add_column("input images/s", justify="right")
     table.add_column("views/s", justify="right")
-    table.add_row("reference: per image, PIL/torchvision, loop chessboard (resize 256)",
-                  f"{result['reference_images_per_s']:.1f}",
-                  f"{2 * result['reference_images_per_s']:.1f}")
-    table.add_row(f"reference without the upscaling (resize {result['size']})",
-                  f"{result['reference_same_size_images_per_s']:.1f}",
-                  f"{2 * result['reference_same_size_images_per_s']:.1f}")
-    table.add_row(f"medaug batched, nearest rotation like the reference ({device}, batch {batch})",
-                  f"{result['batched_images_per_s']:.1f}",
-                  f"{2 * result['batched_images_per_s']:.1f}")
-    table.add_row(f"medaug batched, bilinear rotation ({device}, batch {batch})",
-                  f"{result['bilinear_images_per_s']:.1f}",
-                  f"{2 * result['bilinear_images_per_s']:.1f}")
+    rows = [
+        ("reference: per image, PIL/torchvision, loop chessboard (resize 256)",
+         "reference_images_per_s"),
+        (f"reference without the upscaling (resize {result['size']})",
+         "reference_same_size_images_per_s"),
+        (f"medaug batched, nearest rotation like the reference ({device}, batch {batch})",
+         "batched_images_per_s"),
+        (f"medaug batched, bilinear rotation ({device}, batch {batch})",
+         "bilinear_images_per_s"),
+    ]
+    for label, key in rows:
+        table.add_row(label, f"{result[key]:.1f}", f"{2 * result[key]:.1f}")
     console.print(table)
     verdict = "meets" if result["ratio"] >= TARGET_RATIO else "misses"
     console.print(f"ratio batched/reference: {result['ratio']:.1f}x like for like "

@@ -115,7 +115,6 @@ def open_cache(folder: Path, reused: bool = False) -> CachedDataset:
     meta = json.loads((folder / "meta.json").read_text())
     images = np.load(folder / "images.npy", mmap_mode="r")
     manifest = Manifest.read_csv(folder / "manifest.csv", name=meta["name"])
-    check_leakage(manifest)
     rejected = pd.read_csv(folder / "rejected.csv", dtype={"path": str, "reason": str},
                            keep_default_na=False)
     return CachedDataset(folder, images, manifest, rejected, PreprocessConfig(**meta["config"]),
