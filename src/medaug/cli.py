@@ -81,12 +81,21 @@ _CONFIG_KEYS: dict[str, tuple[str, str]] = {
 def _resolve(ctx: typer.Context, config: Path | None) -> PrepareConfig:
     """The run's configuration: the ``--config`` file (or defaults), then every option given
     on the command line on top of it."""
-    from medaug.config import config_from_dict, config_to_dict, load_config
+    from medaug.config import config_from_dict, load_raw
+
+    raw = load_raw(config) if config is not None else None
+    resolved = _overlay(ctx, raw, _CONFIG_KEYS)
+    return config_from_dict(resolved, source=str(config) if config else "command line")
+
+
+def _overlay(ctx: typer.Context, base: dict[str, Any] | None,
+             keys: dict[str, tuple[str, str]]) -> dict[str, Any]:
+    """``base`` (nested sections; ``None`` for defaults) with the command-line options of
+    ``keys`` on top: every option when there is no base, else only those given explicitly."""
     from medaug.data.sources.folder import parse_classes
 
-    base = load_config(config) if config is not None else None
-    resolved = config_to_dict(base) if base is not None else {"data": {}, "preprocess": {}}
-    for name, (section, key) in _CONFIG_KEYS.items():
+    resolved: dict[str, Any] = {k: dict(v or {}) for k, v in (base or {}).items()}
+    for name, (section, key) in keys.items():
         if name not in ctx.params:
             continue
         source = ctx.get_parameter_source(name)  # an enum; DEFAULT when not given
@@ -97,8 +106,8 @@ def _resolve(ctx: typer.Context, config: Path | None) -> PrepareConfig:
             value = parse_classes(value) if value else None
         elif name in ("exclude", "body_part"):
             value = list(value or ())
-        resolved[section][key] = value
-    return config_from_dict(resolved, source=str(config) if config else "command line")
+        resolved.setdefault(section, {})[key] = value
+    return resolved
 
 
 def _load(config: PrepareConfig) -> Manifest:
@@ -144,6 +153,101 @@ def prepare(ctx: typer.Context, data: DataOpt = "pneumoniamnist", size: SizeOpt 
     console.print(f"{state} cache {cache.root}: {len(cache)} images of {side}x{side} px, "
                   f"{len(cache.rejected)} rejected"
                   + (f" (listed in {cache.root / 'rejected.csv'})" if len(cache.rejected) else ""))
+
+
+_PRETRAIN_KEYS: dict[str, tuple[str, str]] = {
+    **{k: v for k, v in _CONFIG_KEYS.items() if k != "seed"}, "split_seed": ("data", "seed"),
+    **{name: ("pretrain", name) for name in (
+        "method", "ops", "ops2", "backbone", "epochs", "batch_size", "optimizer", "lr",
+        "weight_decay", "warmup_epochs", "temperature", "momentum_base", "proj_hidden",
+        "proj_dim", "seed", "knn_k", "accelerator", "devices", "num_nodes", "strategy",
+        "precision", "workers")},
+}
+
+
+@app.command()
+@friendly
+def pretrain(
+    ctx: typer.Context,
+    data: DataOpt = "pneumoniamnist",
+    method: Annotated[str, typer.Option(help="simclr or byol")] = "simclr",
+    ops: Annotated[str, typer.Option(help="Augmentation spec of the views, e.g. "
+                   "'rotate+flip+chessboard' (see `medaug augment list`)")] =
+        "crop+rotate+flip+blur+intensity",
+    ops2: Annotated[str | None, typer.Option(help="Spec of the second view when it differs "
+                    "(BYOL's asymmetric views)")] = None,
+    backbone: Annotated[str, typer.Option(help="resnet18, resnet50, resnet18-small, "
+                        "resnet50-small (3x3 stem, no max-pool: for <= 64 px) or timm:<name>")] =
+        "resnet18",
+    size: SizeOpt = 64, clahe: ClaheOpt = True, clip_limit: ClipOpt = 2.0,
+    tile_grid: TileOpt = 8,
+    epochs: Annotated[int, typer.Option(help="Epochs over the train split")] = 10,
+    batch_size: Annotated[int, typer.Option(help="Images per process and step")] = 64,
+    optimizer: Annotated[str, typer.Option(help="sgd or adamw")] = "sgd",
+    lr: Annotated[float | None, typer.Option(help="Peak learning rate (default: 0.06 x "
+                  "global batch / 128 for sgd, 1e-3 x batch / 256 for adamw)")] = None,
+    weight_decay: Annotated[float, typer.Option(help="Weight decay")] = 5e-4,
+    warmup_epochs: Annotated[float, typer.Option(help="Linear warm-up before the cosine "
+                             "decay")] = 0.0,
+    temperature: Annotated[float, typer.Option(help="SimCLR NT-Xent temperature")] = 0.2,
+    momentum_base: Annotated[float, typer.Option(help="BYOL target momentum at the start "
+                             "(cosine schedule to 1)")] = 0.99,
+    proj_hidden: Annotated[int | None, typer.Option(help="Projection hidden width (default: "
+                           "the method's paper value)")] = None,
+    proj_dim: Annotated[int | None, typer.Option(help="Projection output width")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of initialisation, shuffling and "
+                    "augmentation")] = 0,
+    knn_k: Annotated[int, typer.Option(help="Neighbours of the kNN monitor")] = 20,
+    accelerator: Annotated[str, typer.Option(help="auto, cpu or gpu")] = "auto",
+    devices: Annotated[int, typer.Option(help="Processes per node (2+ runs DDP; gloo on the "
+                       "CPU)")] = 1,
+    num_nodes: Annotated[int, typer.Option(help="Nodes (launch with torchrun or srun, see "
+                         "the README)")] = 1,
+    strategy: Annotated[str, typer.Option(help="Lightning strategy (auto: DDP when several "
+                        "processes)")] = "auto",
+    precision: Annotated[str, typer.Option(help="auto (bf16-mixed on a GPU that has it, "
+                         "16-mixed on other GPUs, 32-true on the CPU) or a Lightning "
+                         "precision")] = "auto",
+    workers: Annotated[int, typer.Option(help="DataLoader workers")] = 0,
+    out: Annotated[Path, typer.Option(help="Run folder to write")] = Path("runs/pretrain"),
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its "
+                      "last checkpoint")] = False,
+    classes: ClassesOpt = None, exclude: ExcludeOpt = None, patient_regex: RegexOpt = None,
+    body_part: PartOpt = None,
+    split_seed: Annotated[int, typer.Option(help="Seed of the patient-grouped split")] = 0,
+    val: ValOpt = 0.15, test: TestOpt = 0.15, config: ConfigOpt = None,
+) -> None:
+    """Train an encoder without labels (SimCLR or BYOL) and write a run folder."""
+    import json
+
+    from medaug.config import config_from_dict, load_raw, pretrain_from_dict
+    from medaug.errors import ConfigError
+    from medaug.train.pretrain import RUN_FILE, run_pretrain
+
+    _quiet_lightning()
+    base = load_raw(config) if config is not None else None
+    if resume and (out / RUN_FILE).is_file():
+        if config is not None:
+            raise ConfigError("--resume takes the settings saved in the run folder; drop "
+                              "--config")
+        base = json.loads((out / RUN_FILE).read_text())["config"]
+    resolved = _overlay(ctx, base, _PRETRAIN_KEYS)
+    source = str(config) if config else "command line"
+    result = run_pretrain(config_from_dict(resolved, source), pretrain_from_dict(resolved, source),
+                          out, resume=resume, say=console.print)
+    console.print(f"finished in {result.seconds:.0f} s: {out}/encoder.pt, metrics in "
+                  f"{out}/metrics.csv")
+
+
+def _quiet_lightning() -> None:
+    """Keep Lightning's info lines and known deprecation chatter out of the output."""
+    import logging
+    import warnings
+
+    for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
 
 
 @augment_app.command("list")

@@ -8,6 +8,9 @@ A file has one section per stage; every key is optional and defaults to the data
     preprocess:    # medaug.data.preprocess.PreprocessConfig
       size: 64
       clahe: true
+    pretrain:      # PretrainConfig (read by ``medaug pretrain`` only)
+      method: byol
+      epochs: 20
 
 Command-line options given explicitly override the file. The resolved configuration is saved
 beside every artefact (a cache's ``meta.json`` holds it).
@@ -36,6 +39,62 @@ class DataConfig:
     options: DataOptions = field(default_factory=DataOptions)
 
 
+#: The default pretraining ops: crops, mild geometry and intensity changes (lengths scale with
+#: the image size, see :mod:`medaug.augment.base`); the study's chessboard and erasing are
+#: opt-in.
+DEFAULT_PRETRAIN_OPS = "crop+rotate+flip+blur+intensity"
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    """Everything ``medaug pretrain`` needs besides the data.
+
+    ``batch_size`` is per process; ``lr=None`` scales with the global batch
+    (:class:`medaug.methods.base.OptimConfig`); ``proj_hidden``/``proj_dim`` ``None`` take the
+    method's paper defaults; ``ops2`` is the second view's spec (BYOL's asymmetric views), the
+    same as ``ops`` when ``None``. ``precision="auto"`` is bf16 mixed precision on GPUs that
+    support it, fp16 mixed on other GPUs and fp32 on the CPU.
+    """
+
+    method: str = "simclr"
+    ops: str = DEFAULT_PRETRAIN_OPS
+    ops2: str | None = None
+    backbone: str = "resnet18"
+    epochs: int = 10
+    batch_size: int = 64
+    optimizer: str = "sgd"
+    lr: float | None = None
+    weight_decay: float = 5e-4
+    warmup_epochs: float = 0.0
+    temperature: float = 0.2
+    momentum_base: float = 0.99
+    proj_hidden: int | None = None
+    proj_dim: int | None = None
+    seed: int = 0
+    knn_k: int = 20
+    knn_max_bank: int = 10000
+    accelerator: str = "auto"
+    devices: int = 1
+    num_nodes: int = 1
+    strategy: str = "auto"
+    precision: str = "auto"
+    workers: int = 0
+
+    #: Fields a resumed run may change (where and how fast it runs, and how long).
+    RESUMABLE = ("epochs", "accelerator", "devices", "num_nodes", "strategy", "precision",
+                 "workers")
+
+
+def pretrain_from_dict(raw: dict[str, Any], source: str = "config") -> PretrainConfig:
+    """The ``pretrain`` section of a config (nested dicts) as a :class:`PretrainConfig`."""
+    section = raw.get("pretrain") or {}
+    _check_keys(section, [f.name for f in fields(PretrainConfig)], source, "pretrain")
+    try:
+        return PretrainConfig(**dict(section))
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{source}: {exc}") from exc
+
+
 @dataclass(frozen=True)
 class PrepareConfig:
     """Everything ``medaug prepare`` needs."""
@@ -45,7 +104,12 @@ class PrepareConfig:
 
 
 def load_config(path: str | Path) -> PrepareConfig:
-    """Read a YAML file into a :class:`PrepareConfig`.
+    """Read a YAML file into a :class:`PrepareConfig` (see :func:`load_raw`)."""
+    return config_from_dict(load_raw(path), source=str(path))
+
+
+def load_raw(path: str | Path) -> dict[str, Any]:
+    """Read a YAML config file into nested dicts.
 
     Raises:
         ConfigError: unreadable YAML, an unknown section or key (the message lists the valid
@@ -59,13 +123,14 @@ def load_config(path: str | Path) -> PrepareConfig:
     except yaml.YAMLError as exc:
         raise ConfigError(f"config {path}: not valid YAML ({exc})") from exc
     if not isinstance(raw, dict):
-        raise ConfigError(f"config {path}: expected sections data/preprocess, got {raw!r}")
-    return config_from_dict(raw, source=str(path))
+        raise ConfigError(f"config {path}: expected sections data/preprocess/pretrain, "
+                          f"got {raw!r}")
+    return raw
 
 
 def config_from_dict(raw: dict[str, Any], source: str = "config") -> PrepareConfig:
     """Build a :class:`PrepareConfig` from nested dicts (see :func:`load_config`)."""
-    _check_keys(raw, ("data", "preprocess"), source, "")
+    _check_keys(raw, ("data", "preprocess", "pretrain"), source, "")
     data = raw.get("data") or {}
     option_names = [f.name for f in fields(DataOptions)]
     _check_keys(data, ("dataset", *option_names), source, "data")

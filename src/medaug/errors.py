@@ -25,3 +25,8 @@ class AugmentError(MedaugError):
 
 class ConfigError(MedaugError):
     """A configuration file or option is invalid."""
+
+
+class TrainingError(MedaugError):
+    """Training cannot start or cannot go on (bad batch size, a loss that turned NaN, a run
+    folder in the way); the message says what to do, and finished checkpoints stay on disk."""

@@ -1,0 +1,1 @@
+"""Evaluation of frozen encoders: features, kNN, (later) probes and metrics."""

@@ -1,0 +1,210 @@
+"""What every self-supervised method shares: backbone, two-view augmentation on the training
+device, optimiser and schedule, NaN guard and step logging.
+
+A method subclasses :class:`SSLMethod`, registers itself with :func:`register_method`, builds
+its heads in ``__init__`` and implements :meth:`SSLMethod.views_loss`. Batches arrive as the
+cache's ``uint8`` images ``(B, S, S)``; the two views are drawn here, batched, on the device the
+model is on, from a generator seeded by ``(seed, global step, rank)``, so a resumed run draws
+exactly what the uninterrupted run drew.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
+
+import lightning as L
+import torch
+from lightly.models.utils import update_momentum
+from lightly.utils.debug import std_of_l2_normalized
+from torch import Tensor, nn
+
+from medaug.augment.views import TwoViews
+from medaug.errors import ConfigError, TrainingError
+from medaug.models.backbones import feature_dim
+
+_METHODS: dict[str, type[SSLMethod]] = {}
+M = TypeVar("M", bound="type[SSLMethod]")
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """Optimiser and learning-rate schedule.
+
+    Args:
+        optimizer: ``sgd`` (momentum 0.9) or ``adamw``.
+        lr: peak learning rate; ``None`` scales a base rate by the global batch ``B``:
+            ``0.06 * B / 128`` for SGD (lightly's CIFAR-10 benchmarks), ``1e-3 * B / 256`` for
+            AdamW.
+        weight_decay: decoupled for AdamW, L2 for SGD.
+        warmup_epochs: linear warm-up (may be fractional), then cosine decay to 0 per step.
+    """
+
+    optimizer: str = "sgd"
+    lr: float | None = None
+    weight_decay: float = 5e-4
+    warmup_epochs: float = 0.0
+
+    def peak_lr(self, global_batch: int) -> float:
+        if self.lr is not None:
+            return float(self.lr)
+        return 0.06 * global_batch / 128 if self.optimizer == "sgd" else 1e-3 * global_batch / 256
+
+
+def register_method(name: str) -> Callable[[M], M]:
+    """Class decorator: make a method available under ``name`` (a duplicate is an error)."""
+
+    def deco(cls: M) -> M:
+        if name in _METHODS:
+            raise ValueError(f"method {name!r} is registered twice")
+        cls.name = name
+        _METHODS[name] = cls
+        return cls
+
+    return deco
+
+
+def available_methods() -> list[str]:
+    """Registered method names."""
+    _ensure_loaded()
+    return sorted(_METHODS)
+
+
+def create_method(name: str, **kwargs: Any) -> SSLMethod:
+    """The method registered as ``name``, built with ``kwargs``.
+
+    Raises:
+        ConfigError: an unknown method name.
+    """
+    _ensure_loaded()
+    if name not in _METHODS:
+        raise ConfigError(f"unknown method {name!r}; choose one of {', '.join(sorted(_METHODS))}")
+    return _METHODS[name](**kwargs)
+
+
+class SSLMethod(L.LightningModule):
+    """Base of a self-supervised method.
+
+    Args:
+        backbone: maps ``(B, 1, S, S)`` to ``(B, D)`` (:func:`medaug.models.create_backbone`).
+        views: the two-view augmentation applied to each batch on the training device.
+        optim: optimiser and schedule.
+        seed: seed of the augmentation draws (combined with the step and the rank).
+    """
+
+    name: ClassVar[str] = ""
+
+    def __init__(self, backbone: nn.Module, views: TwoViews, optim: OptimConfig | None = None,
+                 seed: int = 0) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.views = views
+        self.optim = optim or OptimConfig()
+        if self.optim.optimizer not in ("sgd", "adamw"):
+            raise ConfigError(f"unknown optimizer {self.optim.optimizer!r}; choose sgd or adamw")
+        self.seed = int(seed)
+        self.feature_dim = feature_dim(backbone)
+
+    # -- what a method defines ---------------------------------------------------------------
+    def views_loss(self, view1: Tensor, view2: Tensor) -> tuple[Tensor, Tensor]:
+        """Loss of two views ``(B, 1, S, S)`` and the embeddings ``(B, E)`` whose spread is
+        monitored (collapse shows there first)."""
+        raise NotImplementedError
+
+    def momentum_pairs(self) -> list[tuple[nn.Module, nn.Module]]:
+        """``(online, target)`` pairs updated after each step by lightly's ``update_momentum``
+        (``target <- m * target + (1 - m) * online`` on parameters); none by default."""
+        return []
+
+    # -- shared machinery ----------------------------------------------------------------------
+    def forward(self, x: Tensor) -> Tensor:
+        """Backbone features ``(B, D)`` of images ``(B, 1, S, S)``."""
+        return self.backbone(x)
+
+    def make_views(self, images: Tensor) -> tuple[Tensor, Tensor]:
+        """Two float views ``(B, 1, S, S)`` in ``[0, 1]`` of a ``uint8`` batch ``(B, S, S)``,
+        drawn from a generator seeded by (seed, global step, global rank)."""
+        x = images.to(self.device, non_blocking=True).float().div_(255).unsqueeze(1)
+        generator = torch.Generator().manual_seed(self.view_seed(self.global_step))
+        with torch.no_grad(), torch.autocast(x.device.type, enabled=False):
+            return self.views(x, generator)
+
+    def view_seed(self, step: int) -> int:
+        world = self.trainer.world_size if self._trainer is not None else 1
+        rank = self.global_rank if self._trainer is not None else 0
+        return (self.seed * 1_000_003 + step * world + rank) % (2**63)
+
+    def training_step(self, batch: Tensor, batch_idx: int) -> Tensor:
+        view1, view2 = self.make_views(batch)
+        loss, embeddings = self.views_loss(view1, view2)
+        if not torch.isfinite(loss):
+            raise TrainingError(
+                f"the {self.name} loss became {loss.item()} at epoch {self.current_epoch}, step "
+                f"{self.global_step}; lower --lr or use --precision 32 (the last good "
+                "checkpoint is kept in the run folder's checkpoints/)")
+        with torch.no_grad():
+            spread = std_of_l2_normalized(embeddings.detach().float()) * math.sqrt(
+                embeddings.shape[1])
+        lr = self.trainer.optimizers[0].param_groups[0]["lr"] if self._trainer else 0.0
+        b = batch.shape[0]
+        self.log("loss", loss.detach(), on_step=True, on_epoch=False, prog_bar=True,
+                 batch_size=b)
+        self.log("epoch_loss", loss.detach(), on_step=False, on_epoch=True, sync_dist=True,
+                 batch_size=b)
+        self.log("lr", lr, on_step=True, on_epoch=False, prog_bar=True, batch_size=b)
+        self.log("emb_spread", spread, on_step=False, on_epoch=True, sync_dist=True,
+                 batch_size=b)
+        return loss
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        pairs = self.momentum_pairs()
+        if pairs:
+            m = self.momentum_at(self.global_step)
+            for online, target in pairs:
+                update_momentum(online, target, m)
+
+    def momentum_at(self, step: int) -> float:
+        """EMA momentum after ``step`` optimiser steps (methods with a target override it)."""
+        return 1.0
+
+    def total_steps(self) -> int:
+        if self._trainer is None:
+            return 1
+        return max(1, int(self.trainer.estimated_stepping_batches))
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        world = self.trainer.world_size if self._trainer is not None else 1
+        datamodule = getattr(self._trainer, "datamodule", None) if self._trainer else None
+        batch = getattr(datamodule, "batch_size", 1) * world
+        lr = self.optim.peak_lr(batch)
+        params = [p for p in self.parameters() if p.requires_grad]
+        if self.optim.optimizer == "sgd":
+            opt = torch.optim.SGD(params, lr=lr, momentum=0.9,
+                                  weight_decay=self.optim.weight_decay)
+        else:
+            opt = torch.optim.AdamW(params, lr=lr, weight_decay=self.optim.weight_decay)
+        total = self.total_steps()
+        steps_per_epoch = max(1, total // max(1, self.trainer.max_epochs or 1)) \
+            if self._trainer is not None else 1
+        warmup = round(self.optim.warmup_epochs * steps_per_epoch)
+        schedule = torch.optim.lr_scheduler.LambdaLR(opt, warmup_cosine(warmup, total))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+
+def warmup_cosine(warmup: int, total: int) -> Callable[[int], float]:
+    """Factor of the peak rate at step ``s``: linear from ``1/warmup`` to 1 over ``warmup``
+    steps, then half a cosine to 0 at ``total``."""
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        span = max(1, total - warmup)
+        return 0.5 * (1.0 + math.cos(math.pi * min(step - warmup, span) / span))
+
+    return factor
+
+
+def _ensure_loaded() -> None:
+    from medaug.methods import byol, simclr  # noqa: F401  (registration side effect)

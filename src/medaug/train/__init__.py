@@ -1,0 +1,1 @@
+"""Pretraining: the cache as a Lightning data module, monitoring, checkpoints, the runner."""

@@ -1,0 +1,80 @@
+"""The cache's images as batches for Lightning: ``uint8`` ``(B, S, S)``, no augmentation here
+(views are made batched on the training device by the method), labels never handed out.
+
+The order is a seeded shuffle per epoch (``DistributedSampler`` with ``seed`` and
+``set_epoch``, one replica on a single process), so a resumed run reads the batches the
+uninterrupted run read, and under DDP every process reads its own share.
+"""
+
+from __future__ import annotations
+
+import lightning as L
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+
+from medaug.errors import TrainingError
+
+
+class CacheImages(Dataset[Tensor]):
+    """Rows ``indices`` of a cache's image array ``(N, S, S)`` uint8, as ``(S, S)`` tensors."""
+
+    def __init__(self, images: np.ndarray, indices: np.ndarray) -> None:
+        self.images = images
+        self.indices = np.asarray(indices, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i: int) -> Tensor:
+        return torch.from_numpy(np.array(self.images[self.indices[i]]))  # (S, S) uint8
+
+
+class CacheDataModule(L.LightningDataModule):
+    """Unlabelled training batches from a cache split.
+
+    Args:
+        images: the cache's ``(N, S, S)`` uint8 array (memory-mapped).
+        indices: the rows to train on (the train split).
+        batch_size: images per process and step (the global batch is this times the number of
+            processes).
+        seed: seed of the per-epoch shuffle.
+        workers: DataLoader worker processes (0 reads in the training process; the memory map
+            makes that cheap).
+        name: the dataset's name, for error messages.
+    """
+
+    def __init__(self, images: np.ndarray, indices: np.ndarray, batch_size: int, seed: int = 0,
+                 workers: int = 0, name: str = "dataset") -> None:
+        super().__init__()
+        self.dataset = CacheImages(images, indices)
+        self.batch_size = int(batch_size)
+        self.seed = int(seed)
+        self.workers = int(workers)
+        self.name = name
+        check_batch(len(self.dataset), self.batch_size, 1, name)
+
+    def train_dataloader(self) -> DataLoader[Tensor]:
+        world = self.trainer.world_size if self.trainer is not None else 1
+        rank = self.trainer.global_rank if self.trainer is not None else 0
+        check_batch(len(self.dataset), self.batch_size, world, self.name)
+        sampler = DistributedSampler(self.dataset, num_replicas=world, rank=rank, shuffle=True,
+                                     seed=self.seed, drop_last=True)
+        return DataLoader(self.dataset, batch_size=self.batch_size, sampler=sampler,
+                          drop_last=True, num_workers=self.workers,
+                          persistent_workers=self.workers > 0,
+                          pin_memory=torch.cuda.is_available())
+
+
+def check_batch(n_images: int, batch_size: int, world: int, name: str) -> None:
+    """Raise :class:`TrainingError` unless every process gets at least one full batch."""
+    if n_images == 0:
+        raise TrainingError(f"{name}: the training split has no images")
+    if batch_size < 2:
+        raise TrainingError(f"batch size must be at least 2 (two views need negatives and "
+                            f"batch statistics), got {batch_size}")
+    if batch_size * world > n_images:
+        raise TrainingError(
+            f"{name}: batch size {batch_size} x {world} process(es) is larger than the "
+            f"{n_images} training images; use --batch-size {max(2, n_images // world)} or less")

@@ -1,0 +1,223 @@
+"""``medaug pretrain``: train an encoder without labels and leave a run folder.
+
+A run folder holds::
+
+    run.json            resolved config (data, preprocess, pretrain), data fingerprint, status
+    metrics.csv         one row per epoch (see medaug.train.monitor)
+    encoder.pt          the backbone's state_dict after the last finished epoch
+    encoder.json        how to rebuild that backbone with torchvision alone
+    checkpoints/last.ckpt   Lightning checkpoint after the last finished epoch (for --resume)
+
+Under DDP every process runs this function; only the primary one (global rank 0) checks and
+writes the run folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import pandas as pd
+import torch
+
+from medaug.augment.pipeline import build_pipeline
+from medaug.augment.views import TwoViews
+from medaug.config import PrepareConfig, PretrainConfig, config_to_dict
+from medaug.data.cache import CachedDataset, build_cache
+from medaug.data.datasets import load_dataset
+from medaug.errors import ConfigError, TrainingError
+from medaug.methods.base import OptimConfig, SSLMethod, create_method
+from medaug.models.backbones import create_backbone
+from medaug.train.data import CacheDataModule, check_batch
+from medaug.train.export import write_json
+from medaug.train.monitor import KnnSplits, Monitor, read_metrics
+
+RUN_FILE = "run.json"
+CKPT_DIR = "checkpoints"
+LAST_CKPT = "last.ckpt"
+
+
+@dataclass
+class PretrainResult:
+    """What a finished run left: its folder and per-epoch metrics."""
+
+    folder: Path
+    metrics: pd.DataFrame
+    cache: CachedDataset
+    seconds: float
+
+
+def run_pretrain(data: PrepareConfig, config: PretrainConfig, out: Path, resume: bool = False,
+                 callbacks: Sequence[L.Callback] = (), progress: bool | None = None,
+                 say: Callable[[str], None] | None = print) -> PretrainResult:
+    """Pretrain an encoder on the train split of ``data`` and write the run folder ``out``.
+
+    Args:
+        resume: continue from ``out/checkpoints/last.ckpt``; ``data`` and ``config`` must
+            match the saved run except for :attr:`PretrainConfig.RESUMABLE` fields.
+        callbacks: more Lightning callbacks (tests use one to simulate a crash).
+        progress: show Lightning's progress bar (default: when stderr is a terminal).
+        say: prints status lines (``None`` is silent).
+
+    Raises:
+        TrainingError: ``out`` holds a run and ``resume`` is false, nothing to resume, a bad
+            batch size, or a loss that became NaN (finished epochs' checkpoints stay).
+        ConfigError: an unknown method, backbone or optimizer, or a resumed run whose settings
+            differ from the saved ones.
+    """
+    out = Path(out)
+    started = time.perf_counter()
+    primary = is_primary_process()
+    resolved = {**config_to_dict(data), "pretrain": dataclasses.asdict(config)}
+    ckpt = out / CKPT_DIR / LAST_CKPT
+    if primary:
+        _check_folder(out, resolved, resume, ckpt)
+    method_probe = _build_method(config, 1)  # fail on a bad name or spec before data work
+    del method_probe
+    cache = build_cache(load_dataset(data.data.dataset, data.data.options), data.preprocess,
+                        progress=progress if progress is not None else sys.stderr.isatty(),
+                        resolved=config_to_dict(data))
+    train_rows = cache.split_indices("train")
+    check_batch(len(train_rows), config.batch_size, config.devices * config.num_nodes,
+                cache.manifest.name)
+    L.seed_everything(config.seed, workers=True, verbose=False)
+    world = config.devices * config.num_nodes
+    method = _build_method(config, world)
+    datamodule = CacheDataModule(cache.images, train_rows, config.batch_size, seed=config.seed,
+                                 workers=config.workers, name=cache.manifest.name)
+    info = {"image_size": data.preprocess.size, "clahe": data.preprocess.clahe,
+            "method": config.method, "ops": config.ops, "data_fingerprint": cache.fingerprint}
+    monitor = Monitor(out, config.backbone, _knn_splits(cache, config), info, say)
+    checkpoint = L.pytorch.callbacks.ModelCheckpoint(
+        dirpath=out / CKPT_DIR, filename="last", save_top_k=1, every_n_epochs=1,
+        save_on_train_epoch_end=True, enable_version_counter=False)
+    trainer = L.Trainer(
+        accelerator=config.accelerator, devices=config.devices, num_nodes=config.num_nodes,
+        strategy=_strategy(config), precision=_precision(config), max_epochs=config.epochs,
+        callbacks=[monitor, *callbacks, checkpoint], logger=False,
+        enable_progress_bar=progress if progress is not None else sys.stderr.isatty(),
+        enable_model_summary=False, num_sanity_val_steps=0, log_every_n_steps=1,
+        use_distributed_sampler=False, default_root_dir=out)
+    if primary:
+        _write_run(out, resolved, cache, status="running")
+        if say is not None:
+            say(f"pretraining {config.method} ({config.backbone}, ops {config.ops}) on "
+                f"{len(train_rows)} {cache.manifest.name} train images at "
+                f"{data.preprocess.size} px for {config.epochs} epochs -> {out}")
+    try:
+        trainer.fit(method, datamodule=datamodule, ckpt_path=str(ckpt) if resume else None)
+    except BaseException as exc:
+        if primary:
+            _write_run(out, resolved, cache, status="failed", reason=f"{type(exc).__name__}: "
+                       f"{exc}")
+        raise
+    if trainer.interrupted:
+        if primary:
+            _write_run(out, resolved, cache, status="interrupted")
+        raise TrainingError(f"{out}: training was interrupted; continue it with --resume")
+    if primary:
+        _write_run(out, resolved, cache, status="finished")
+    return PretrainResult(out, read_metrics(out), cache, time.perf_counter() - started)
+
+
+def is_primary_process() -> bool:
+    """True in the process of global rank 0 (or when not launched by torchrun, SLURM or
+    Lightning's DDP launcher)."""
+    for var in ("RANK", "SLURM_PROCID"):
+        if var in os.environ and (var != "SLURM_PROCID" or "SLURM_NTASKS" in os.environ):
+            return os.environ[var] == "0"
+    return os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0"
+
+
+def _build_method(config: PretrainConfig, world: int) -> SSLMethod:
+    views = TwoViews(build_pipeline(config.ops),
+                     build_pipeline(config.ops2) if config.ops2 else None)
+    base: dict[str, Any] = {
+        "backbone": create_backbone(config.backbone), "views": views, "seed": config.seed,
+        "optim": OptimConfig(config.optimizer, config.lr, config.weight_decay,
+                             config.warmup_epochs)}
+    extra: dict[str, Any] = {}
+    if config.proj_hidden is not None:
+        extra["proj_hidden"] = config.proj_hidden
+    if config.proj_dim is not None:
+        extra["proj_dim"] = config.proj_dim
+    if config.method == "simclr":
+        extra.update(temperature=config.temperature, gather_distributed=world > 1)
+    elif config.method == "byol":
+        extra["momentum_base"] = config.momentum_base
+    return create_method(config.method, **base, **extra)
+
+
+def _knn_splits(cache: CachedDataset, config: PretrainConfig) -> KnnSplits | None:
+    labels = cache.manifest.frame["label"].to_numpy()
+    bank, query = cache.split_indices("train"), cache.split_indices("val")
+    if len(query) == 0 or len(set(labels[bank])) < 2:
+        return None
+    if len(bank) > config.knn_max_bank:
+        pick = torch.randperm(len(bank), generator=torch.Generator().manual_seed(config.seed))
+        bank = bank[pick.numpy()[:config.knn_max_bank]]
+    return KnnSplits(cache.images, bank, labels[bank], query, labels[query], config.knn_k)
+
+
+def _strategy(config: PretrainConfig) -> Any:
+    if config.strategy != "auto" or config.devices * config.num_nodes == 1:
+        return config.strategy
+    from lightning.pytorch.strategies import DDPStrategy
+
+    return DDPStrategy(find_unused_parameters=False)
+
+
+def _precision(config: PretrainConfig) -> str:
+    if config.precision != "auto":
+        return config.precision
+    gpu = config.accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available()
+    if not gpu:
+        return "32-true"
+    return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
+
+
+def _check_folder(out: Path, resolved: dict[str, Any], resume: bool, ckpt: Path) -> None:
+    run_file = out / RUN_FILE
+    if not resume:
+        if run_file.is_file() or ckpt.is_file():
+            raise TrainingError(f"{out} already holds a run; continue it with --resume, or "
+                                "choose another --out")
+        return
+    if not ckpt.is_file():
+        raise TrainingError(f"{out}: nothing to resume (no {CKPT_DIR}/{LAST_CKPT}); start the "
+                            "run without --resume")
+    saved = json.loads(run_file.read_text())["config"] if run_file.is_file() else None
+    if saved is None:
+        return
+    changed = [f"{section}.{key}" for section, values in resolved.items()
+               for key, value in values.items()
+               if _plain(saved.get(section, {}).get(key)) != _plain(value)
+               and not (section == "pretrain" and key in PretrainConfig.RESUMABLE)]
+    if changed:
+        raise ConfigError(f"{out}: --resume must keep the run's settings, but "
+                          f"{', '.join(changed)} differ from {run_file}; start a new run instead")
+
+
+def _plain(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def _write_run(out: Path, resolved: dict[str, Any], cache: CachedDataset, status: str,
+               reason: str | None = None) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    record = {"status": status, "reason": reason, "config": resolved,
+              "data": {"name": cache.manifest.name, "fingerprint": cache.fingerprint,
+                       "cache": str(cache.root), "train_images": len(cache.split_indices(
+                           "train"))},
+              "medaug_version": version("medaug"), "torch_version": torch.__version__,
+              "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    write_json(out / RUN_FILE, record)
