@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from medaug.errors import TrainingError
+from medaug.errors import MedaugError, TrainingError
 from medaug.models.backbones import create_backbone, feature_dim
 
 ENCODER_FILE = "encoder.pt"
@@ -42,10 +42,11 @@ def export_encoder(backbone: nn.Module, folder: Path, name: str, **info: Any) ->
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     torch.save(state, tmp)
     os.replace(tmp, path)
-    meta = {"backbone": name, "in_chans": 1, "feature_dim": feature_dim(backbone),
+    stem = next((m for m in backbone.modules() if isinstance(m, nn.Conv2d)), None)
+    meta = {**info, "backbone": name, "in_chans": stem.in_channels if stem is not None else 1,
+            "feature_dim": feature_dim(backbone),
             "torchvision": _RECIPES.get(name, f"timm.create_model({name.removeprefix('timm:')!r}"
-                                              ", in_chans=1, num_classes=0)"),
-            **info}
+                                              ", in_chans=1, num_classes=0)")}
     write_json(folder / ENCODER_INFO, meta)
     return path
 
@@ -63,11 +64,14 @@ def load_encoder(path: Path) -> tuple[nn.Module, dict[str, Any]]:
     if not weights.is_file() or not meta_path.is_file():
         raise TrainingError(f"{folder}: no {ENCODER_FILE} with {ENCODER_INFO} beside it (is it a "
                             "finished `medaug pretrain` run folder?)")
-    meta = json.loads(meta_path.read_text())
-    module = create_backbone(meta["backbone"], in_chans=int(meta.get("in_chans", 1)))
+    try:
+        meta = json.loads(meta_path.read_text())
+        module = create_backbone(meta["backbone"], in_chans=int(meta.get("in_chans", 1)))
+    except (ValueError, KeyError, TypeError, MedaugError) as exc:
+        raise TrainingError(f"{meta_path}: not a valid encoder description ({exc})") from exc
     try:
         module.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
-    except RuntimeError as exc:
+    except (RuntimeError, OSError, EOFError) as exc:
         raise TrainingError(f"{weights}: weights do not fit backbone {meta['backbone']!r}: "
                             f"{exc}") from exc
     return module, meta

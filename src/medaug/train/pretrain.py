@@ -7,6 +7,7 @@ A run folder holds::
     encoder.pt          the backbone's state_dict after the last finished epoch
     encoder.json        how to rebuild that backbone with torchvision alone
     checkpoints/last.ckpt   Lightning checkpoint after the last finished epoch (for --resume)
+    curves.png          the metrics per epoch, drawn when the run finishes
 
 Under DDP every process runs this function; only the primary one (global rank 0) checks and
 writes the run folder.
@@ -37,11 +38,13 @@ from medaug.data.datasets import load_dataset
 from medaug.errors import ConfigError, TrainingError
 from medaug.methods.base import OptimConfig, SSLMethod, create_method
 from medaug.models.backbones import create_backbone
+from medaug.train.curves import plot_curves
 from medaug.train.data import CacheDataModule, check_batch
 from medaug.train.export import write_json
 from medaug.train.monitor import KnnSplits, Monitor, read_metrics
 
 RUN_FILE = "run.json"
+CURVES_FILE = "curves.png"
 CKPT_DIR = "checkpoints"
 LAST_CKPT = "last.ckpt"
 
@@ -126,6 +129,7 @@ def run_pretrain(data: PrepareConfig, config: PretrainConfig, out: Path, resume:
         raise TrainingError(f"{out}: training was interrupted; continue it with --resume")
     if primary:
         _write_run(out, resolved, cache, status="finished")
+        plot_curves([out], out / CURVES_FILE, labels=[config.method])
     return PretrainResult(out, read_metrics(out), cache, time.perf_counter() - started)
 
 

@@ -1,0 +1,42 @@
+"""A picture of one or more runs' per-epoch metrics: loss, kNN balanced accuracy, embedding
+spread and throughput, one line per run."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from medaug.train.monitor import read_metrics
+
+PANELS = (("loss", "loss"), ("knn_balanced_acc", "kNN balanced accuracy (val)"),
+          ("emb_spread", "embedding spread (1 = spread, 0 = collapsed)"),
+          ("images_per_s", "images/s"))
+
+
+def plot_curves(runs: Sequence[Path], out: Path, labels: Sequence[str] | None = None) -> Path:
+    """Write a PNG with one panel per metric and one line per run folder; returns ``out``."""
+    labels = list(labels) if labels is not None else [Path(r).name for r in runs]
+    fig = Figure(figsize=(11, 7), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(2, 2).ravel()
+    for ax, (column, title) in zip(axes, PANELS, strict=True):
+        for run, label in zip(runs, labels, strict=True):
+            rows = read_metrics(Path(run))
+            if len(rows):
+                ax.plot(rows["epoch"] + 1, rows[column], marker="o", markersize=3, label=label)
+        ax.set_title(title)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    if axes[0].lines:
+        axes[0].legend()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    with open(tmp, "wb") as fh:
+        fig.savefig(fh, format="png", dpi=100)
+    os.replace(tmp, out)
+    return out

@@ -1,0 +1,67 @@
+"""``medaug pretrain`` from the command line: options, ``--config``, ``--resume``, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from helpers import tiny_npz
+from medaug.cli import app
+
+runner = CliRunner()
+FAST = ["--size", "32", "--no-clahe", "--ops", "flip", "--batch-size", "8", "--proj-hidden",
+        "64", "--proj-dim", "32", "--accelerator", "cpu"]
+
+
+def test_pretrain_writes_a_run_and_resume_continues_it(tmp_path: Path) -> None:
+    npz = tiny_npz(tmp_path / "tiny.npz")
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["pretrain", "--data", f"medmnist:{npz}", "--method", "byol",
+                                 "--epochs", "1", *FAST, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "epoch 0: loss" in result.output and "kNN acc" in result.output
+    assert "encoder.pt" in result.output
+    again = runner.invoke(app, ["pretrain", "--data", f"medmnist:{npz}", "--epochs", "1",
+                                *FAST, "--out", str(out)])
+    assert again.exit_code == 2 and "--resume" in again.output
+    # --resume takes the saved settings (method, data, size...) and only the new epoch count
+    resumed = runner.invoke(app, ["pretrain", "--out", str(out), "--resume", "--epochs", "2"])
+    assert resumed.exit_code == 0, resumed.output
+    assert "epoch 1: loss" in resumed.output and "epoch 0:" not in resumed.output
+    run = json.loads((out / "run.json").read_text())
+    assert run["config"]["pretrain"]["method"] == "byol"
+    assert run["config"]["pretrain"]["epochs"] == 2
+
+
+def test_pretrain_reads_a_config_file_and_options_override_it(tmp_path: Path) -> None:
+    npz = tiny_npz(tmp_path / "tiny.npz")
+    config = tmp_path / "c.yaml"
+    config.write_text(f"data:\n  dataset: medmnist:{npz}\npreprocess:\n  size: 32\n  clahe: false\n"
+                      "pretrain:\n  method: byol\n  epochs: 3\n  batch_size: 8\n  ops: flip\n"
+                      "  proj_hidden: 64\n  proj_dim: 32\n  accelerator: cpu\n")
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["pretrain", "--config", str(config), "--epochs", "1",
+                                 "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    saved = json.loads((out / "run.json").read_text())["config"]
+    assert saved["pretrain"]["method"] == "byol"  # from the file
+    assert saved["pretrain"]["epochs"] == 1  # from the command line
+    assert saved["preprocess"]["size"] == 32
+
+
+def test_unknown_pretrain_key_in_config_names_the_valid_ones(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("pretrain:\n  methd: byol\n")
+    result = runner.invoke(app, ["pretrain", "--config", str(config), "--out",
+                                 str(tmp_path / "run")])
+    assert result.exit_code == 2
+    assert "methd" in result.output and "method" in result.output
+
+
+def test_unknown_method_exits_2_with_one_line(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["pretrain", "--method", "dino", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2
+    assert "unknown method 'dino'" in result.output
+    assert "Traceback" not in result.output

@@ -1,0 +1,39 @@
+"""Two-process DDP on the CPU (gloo): the command runs to the end, rank 0 alone writes the run
+folder, and each process reads its own half of every epoch."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers import tiny_npz
+from medaug.train.monitor import read_metrics
+
+
+@pytest.mark.slow
+def test_two_process_cpu_ddp_run_completes(tmp_path: Path) -> None:
+    npz = tiny_npz(tmp_path / "tiny.npz")
+    out = tmp_path / "run"
+    env = {**os.environ, "MEDAUG_CACHE_DIR": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "medaug", "pretrain", "--data", f"medmnist:{npz}",
+           "--size", "32", "--no-clahe", "--method", "simclr", "--ops", "flip+rotate",
+           "--epochs", "2", "--batch-size", "8", "--proj-hidden", "64", "--proj-dim", "32",
+           "--accelerator", "cpu", "--devices", "2", "--out", str(out)]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600,
+                          cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    run = json.loads((out / "run.json").read_text())
+    assert run["status"] == "finished"
+    assert run["config"]["pretrain"]["devices"] == 2
+    metrics = read_metrics(out)
+    # 48 images, 2 processes x batch 8 = 16 per step: 3 steps per epoch
+    assert metrics["epoch"].tolist() == [0, 1]
+    assert metrics["step"].tolist() == [3, 6]
+    assert (out / "encoder.pt").is_file() and (out / "checkpoints" / "last.ckpt").is_file()
+    assert sorted(p.name for p in out.iterdir()) == [
+        "checkpoints", "curves.png", "encoder.json", "encoder.pt", "metrics.csv", "run.json"]
