@@ -18,12 +18,16 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The main job on the default dataset (PneumoniaMNIST): summary, cache, augmentation preview.
+# The main job on the default dataset (PneumoniaMNIST): summary, cache, augmentation preview,
+# then a short SimCLR pretraining run (started afresh each time).
 demo: $(STAMP)
 	$(MEDAUG) data summary --data pneumoniamnist
 	$(MEDAUG) prepare --data pneumoniamnist --size 28
 	$(MEDAUG) augment preview --data pneumoniamnist --size 28 --images 8 \
 		--ops "crop+rotate+flip+blur+chessboard+erase+intensity" --out out/demo/augment_preview.png
+	rm -rf out/demo/pretrain-simclr
+	$(MEDAUG) pretrain --data pneumoniamnist --size 28 --method simclr --epochs 2 \
+		--batch-size 128 --out out/demo/pretrain-simclr
 
 # The whole suite, slow tests included (CI runs exactly this).
 test: $(STAMP)
@@ -37,6 +41,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(MEDAUG) bench augment
+	$(MEDAUG) bench train
 
 clean:
 	rm -rf .medaug-cache out .pytest_cache

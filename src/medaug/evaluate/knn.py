@@ -24,7 +24,7 @@ def knn_scores(bank: Tensor, bank_labels: Tensor, query: Tensor, k: int = 20,
         q = F.normalize(query[start:start + chunk].float(), dim=1)
         sim = q @ bank.T  # (m, N)
         top, idx = sim.topk(k, dim=1)  # (m, k)
-        weights = (top / temperature).exp()
+        weights = ((top - top[:, :1]) / temperature).exp()  # max-shifted: no overflow
         votes = torch.zeros(q.shape[0], num_classes, dtype=weights.dtype)
         votes.scatter_add_(1, labels[idx], weights)
         out.append(votes / votes.sum(dim=1, keepdim=True))
@@ -35,6 +35,8 @@ def knn_accuracy(bank: Tensor, bank_labels: Tensor, query: Tensor, query_labels:
                  k: int = 20, temperature: float = 0.1) -> tuple[float, float]:
     """Accuracy and balanced accuracy (mean recall over the classes present in
     ``query_labels``) of the kNN prediction."""
+    if bank.shape[0] == 0:
+        raise ValueError("kNN needs a non-empty bank")
     num_classes = int(max(bank_labels.max(), query_labels.max())) + 1
     pred = knn_scores(bank, bank_labels, query, k, temperature, num_classes).argmax(dim=1)
     truth = query_labels.long()
