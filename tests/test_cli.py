@@ -13,7 +13,8 @@ from medaug.cli import app
 runner = CliRunner()
 
 COMMANDS = [[], ["data"], ["data", "summary"], ["prepare"], ["augment"], ["augment", "list"],
-            ["augment", "preview"], ["bench"], ["bench", "augment"]]
+            ["augment", "preview"], ["bench"], ["bench", "augment"], ["bench", "train"],
+            ["pretrain"]]
 
 
 def _tree(root: Path, n: int = 10) -> Path:

@@ -313,5 +313,29 @@ def bench_augment(
                       console=console)
 
 
+@bench_app.command("train")
+@friendly
+def bench_train(
+    data: DataOpt = "knee", size: SizeOpt = 64,
+    batch: Annotated[int, typer.Option(help="Images per step")] = 64,
+    steps: Annotated[int, typer.Option(help="Timed steps per round and mode")] = 8,
+    rounds: Annotated[int, typer.Option(help="Interleaved rounds (the median is reported)")] = 3,
+    method: Annotated[list[str] | None, typer.Option("--method", help="Method to time "
+                      "(repeatable; default simclr and byol)")] = None,
+    ops: Annotated[str, typer.Option(help="Augmentation spec of the views")] =
+        "crop+rotate+flip+blur+intensity",
+    backbone: Annotated[str, typer.Option(help="Backbone")] = "resnet18",
+    device: Annotated[str, typer.Option(help="cpu or cuda")] = "cpu",
+) -> None:
+    """Training throughput with views made on the fly against pre-augmented views, and the
+    ratio (target >= 0.9: augmentation is never the bottleneck)."""
+    from medaug.bench.train import run_train_bench
+
+    _quiet_lightning()
+    run_train_bench(data=data, size=size, batch=batch, steps=steps, rounds=rounds,
+                    methods=tuple(method or ("simclr", "byol")), ops=ops, backbone=backbone,
+                    device=device, console=console)
+
+
 if __name__ == "__main__":
     app()
