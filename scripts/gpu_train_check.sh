@@ -32,5 +32,5 @@ for m in simclr byol; do
     cp "/tmp/runs/$m/metrics.csv" "$out/pretrain_${m}_metrics.csv"
     cp "/tmp/runs/$m/run.json" "$out/pretrain_${m}_run.json"
 done
-timeout 120 python3 -m pytest -q -p no:cacheprovider -x tests/methods tests/train/test_pretrain.py \
-    2>&1 | tail -5 | tee "$out/pytest_train.txt"
+timeout 150 python3 -m pytest -q -p no:cacheprovider tests/augment tests/methods \
+    tests/train/test_pretrain.py 2>&1 | tail -5 | tee "$out/pytest_train.txt"

@@ -24,7 +24,31 @@ from torch import Tensor, nn
 from medaug.errors import AugmentError
 
 REF_SIZE = 224
-Params = dict[str, Tensor]
+
+
+class Params(dict[str, Tensor]):
+    """An op's per-sample parameters on the batch's device, with their CPU originals in
+    :attr:`host`, so that decisions such as "does any sample apply?" are taken on the CPU and
+    never make the host wait for a GPU (a plain ``dict`` works too; see :func:`on_host`)."""
+
+    host: dict[str, Tensor]
+
+
+def on_host(params: dict[str, Tensor], key: str) -> Tensor:
+    """``params[key]`` on the CPU: the original kept by :meth:`Op.sample` when there is one
+    (no device synchronisation), else a copy."""
+    host = getattr(params, "host", None)
+    if host is not None and key in host:
+        return host[key]
+    return params[key].cpu()
+
+
+def to_device(t: Tensor, device: torch.device) -> Tensor:
+    """Copy a CPU tensor to ``device``; to a GPU through pinned memory without blocking (a
+    copy from pageable memory would wait for the GPU to finish its queued work)."""
+    if device.type == "cuda":
+        return t.pin_memory().to(device, non_blocking=True)
+    return t.to(device)
 
 
 def scaled(px_at_ref: float, size: int) -> float:
@@ -84,12 +108,14 @@ class Op(nn.Module):
         _check_batch(x, self.name)
         b = x.shape[0]
         apply = torch.rand((b,), generator=generator) < self.p  # (B,)
-        params = self.sample_params(b, x.shape[-2], x.shape[-1], generator)
-        params["apply"] = apply
-        return {k: v.to(x.device) for k, v in params.items()}
+        host = self.sample_params(b, x.shape[-2], x.shape[-1], generator)
+        host["apply"] = apply
+        params = Params({k: to_device(v, x.device) for k, v in host.items()})
+        params.host = host
+        return params
 
     def sample_params(self, batch: int, height: int, width: int, generator: torch.Generator
-                      ) -> Params:
+                      ) -> dict[str, Tensor]:
         """Draw the op's own parameters on the CPU (everything but ``apply``)."""
         raise NotImplementedError
 
@@ -101,7 +127,7 @@ class Op(nn.Module):
     def forward(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
         generator = generator if generator is not None else fresh_generator()
         params = self.sample(x, generator)
-        if not bool(params["apply"].any()):
+        if not bool(on_host(params, "apply").any()):
             return x
         return self.apply(x, params)
 
@@ -125,15 +151,18 @@ def on_applied(x: Tensor, apply: Tensor, fn: Callable[[Tensor, Tensor | slice], 
                ) -> Tensor:
     """Run ``fn`` only on the samples of ``x`` ``(B, C, H, W)`` where ``apply`` ``(B,)`` is true.
 
-    ``fn(x_sub, sel)`` gets those samples and the selector ``sel`` (an index tensor, or
-    ``slice(None)`` when every sample is applied) to pick their rows out of the parameters; the
-    other samples are returned unchanged. Costly ops (resampling, convolution) use this so that
-    a small ``p`` costs little.
+    ``fn(x_sub, sel)`` gets those samples and the selector ``sel`` (an index tensor on ``x``'s
+    device, or ``slice(None)`` when every sample is applied) to pick their rows out of the
+    parameters; the other samples are returned unchanged. Costly ops (resampling, convolution)
+    use this so that a small ``p`` costs little. Pass ``apply`` on the CPU
+    (:func:`on_host`) and nothing here waits for a GPU.
     """
+    apply = apply.cpu()
     if bool(apply.all()):
         return fn(x, slice(None))
     idx = apply.nonzero().squeeze(1)  # (K,)
     out = x.clone()
     if idx.numel():
-        out[idx] = fn(x[idx], idx)
+        sel = to_device(idx, x.device)
+        out[sel] = fn(x[sel], sel)
     return out

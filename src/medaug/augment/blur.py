@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from medaug.augment.base import Op, Params, as_range, on_applied, scaled, uniform
+from medaug.augment.base import Op, Params, as_range, on_applied, on_host, scaled, uniform
 from medaug.augment.registry import register_op
 from medaug.errors import AugmentError
 
@@ -76,16 +76,19 @@ class Blur(Op):
     def apply(self, x: Tensor, params: Params) -> Tensor:
         """Blur ``x`` ``(B, 1, H, W)`` with ``params["sigma"]`` ``(B,)`` (reflect borders)."""
 
+        applied = on_host(params, "sigma")[on_host(params, "apply")]  # (K,), on the CPU
+        # One kernel size per image size (not per batch), so a sample's result does not
+        # depend on the other samples' sigmas (unless fixed parameters exceed the range).
+        smax = max(scaled(self.sigma[1], x.shape[-2]),
+                   float(applied.max()) if applied.numel() else 0.0)
+
         def blur(xs: Tensor, sel: Tensor | slice) -> Tensor:
             sigma = params["sigma"][sel].to(xs.dtype)  # (K,)
-            # One kernel size per image size (not per batch), so a sample's result does not
-            # depend on the other samples' sigmas.
-            smax = max(scaled(self.sigma[1], xs.shape[-2]), float(sigma.max()))
             ks = self.kernel_size or max(3, 2 * math.ceil(3 * smax) + 1)
             ks = min(ks, 2 * min(xs.shape[-2:]) - 1)  # reflect padding needs pad < side
             return separable_gaussian(xs, sigma, ks)
 
-        return on_applied(x, params["apply"], blur)
+        return on_applied(x, on_host(params, "apply"), blur)
 
     def at_size(self, size: int) -> str:
         lo, hi = scaled(self.sigma[0], size), scaled(self.sigma[1], size)

@@ -16,7 +16,7 @@ from functools import lru_cache
 import torch
 from torch import Tensor
 
-from medaug.augment.base import Op, Params, scaled
+from medaug.augment.base import Op, Params, on_host, scaled
 from medaug.augment.registry import register_op
 from medaug.errors import AugmentError
 
@@ -140,7 +140,8 @@ class Chessboard(Op):
 
     def apply(self, x: Tensor, params: Params) -> Tensor:
         """Roll the cells of ``x`` ``(B, 1, H, W)`` by ``params["dy"]``, ``params["dx"]``."""
-        cell = int(params["cell"][0]) if len(params["cell"]) else 1
+        cells = on_host(params, "cell")
+        cell = int(cells[0]) if len(cells) else 1
         keep = ~params["apply"].view(-1, 1, 1)  # a zero shift is the identity
         dy = params["dy"].masked_fill(keep, 0)
         dx = params["dx"].masked_fill(keep, 0)

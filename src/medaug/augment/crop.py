@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from medaug.augment.base import Op, Params, as_range, check_range, on_applied, uniform
+from medaug.augment.base import Op, Params, as_range, check_range, on_applied, on_host, uniform
 from medaug.augment.geometry import axis_grid, base_coords
 from medaug.augment.registry import register_op
 from medaug.errors import AugmentError
@@ -67,7 +67,7 @@ class Crop(Op):
             return F.grid_sample(xs, grid, mode="bilinear", padding_mode="zeros",
                                  align_corners=False)
 
-        return on_applied(x, params["apply"], crop)
+        return on_applied(x, on_host(params, "apply"), crop)
 
     def extra_repr(self) -> str:
         (s0, s1), (r0, r1) = self.scale, self.ratio

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from medaug.augment.base import Op, Params
+from medaug.augment.base import Op, Params, on_host
 from medaug.augment.registry import register_op
 from medaug.errors import AugmentError
 
@@ -46,9 +46,10 @@ class Flip(Op):
         """Flip ``x`` ``(B, 1, H, W)`` where ``hflip`` / ``vflip`` (and ``apply``) are true."""
         out = x
         for key, dim in (("hflip", -1), ("vflip", -2)):
+            if not bool((on_host(params, key) & on_host(params, "apply")).any()):
+                continue
             mask = params[key] & params["apply"]  # (B,)
-            if bool(mask.any()):
-                out = torch.where(mask.view(-1, 1, 1, 1), out.flip(dim), out)
+            out = torch.where(mask.view(-1, 1, 1, 1), out.flip(dim), out)
         return out
 
     def extra_repr(self) -> str:

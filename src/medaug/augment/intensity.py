@@ -59,10 +59,7 @@ class Intensity(Op):
         y = x.clamp(0.0, 1.0).pow_(p("gamma"))
         m = y.mean(dim=(1, 2, 3), keepdim=True)  # (B, 1, 1, 1)
         y.sub_(m).mul_(p("contrast")).add_(m + p("brightness")).clamp_(0.0, 1.0)
-        keep = (~params["apply"]).nonzero().squeeze(1)
-        if keep.numel():
-            y[keep] = x[keep]
-        return y
+        return torch.where(params["apply"].view(-1, 1, 1, 1), y, x)
 
     def extra_repr(self) -> str:
         return (f"brightness={self.brightness}, contrast={self.contrast}, gamma={self.gamma}, "

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from medaug.augment.base import Op, Params, fresh_generator
+from medaug.augment.base import Op, Params, fresh_generator, on_host
 from medaug.augment.registry import build_ops
 
 #: Specs that build the identity pipeline (no ops).
@@ -39,7 +39,7 @@ class Pipeline(nn.Module):
     def apply(self, x: Tensor, params: Sequence[Params]) -> Tensor:
         """Apply fixed per-op ``params`` (from :meth:`sample`) to ``x`` ``(B, 1, H, W)``."""
         for op, p in zip(self.ops, params, strict=True):
-            if bool(p["apply"].any()):
+            if bool(on_host(p, "apply").any()):
                 x = op.apply(x, p)
         return x
 

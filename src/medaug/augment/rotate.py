@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from medaug.augment.base import Op, Params, as_range, on_applied, uniform
+from medaug.augment.base import Op, Params, as_range, on_applied, on_host, uniform
 from medaug.augment.geometry import affine_grid
 from medaug.augment.registry import register_op
 from medaug.errors import AugmentError
@@ -65,7 +65,7 @@ class Rotate(Op):
                                 align_corners=True)
             return out.add_(self.fill) if self.fill else out
 
-        return on_applied(x, params["apply"], rotate)
+        return on_applied(x, on_host(params, "apply"), rotate)
 
     def extra_repr(self) -> str:
         return (f"degrees={self.degrees}, fill={self.fill}, interpolation={self.interpolation}, "

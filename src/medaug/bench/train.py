@@ -177,9 +177,6 @@ def _bench_method(m: SSLMethod, batches: list[Tensor], batch: int, steps: int, w
         nonlocal step
         with autocast():
             loss, embeddings = m.views_loss(view1, view2)
-        if not torch.isfinite(loss):
-            raise TrainingError(f"bench train: the {m.name} loss became {loss.item()} at step "
-                                f"{step}")
         with torch.no_grad():
             std_of_l2_normalized(embeddings.detach().float())
         if scaler is not None:
@@ -191,6 +188,9 @@ def _bench_method(m: SSLMethod, batches: list[Tensor], batch: int, steps: int, w
             opt.step()
         opt.zero_grad(set_to_none=True)
         step += 1
+        if not torch.isfinite(loss):  # checked where pretraining checks it: after the step
+            raise TrainingError(f"bench train: the {m.name} loss became {loss.item()} at step "
+                                f"{step}")
         for online, target in m.momentum_pairs():
             update_momentum(online, target, m.momentum_at(step))
 

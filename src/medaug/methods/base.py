@@ -139,11 +139,6 @@ class SSLMethod(L.LightningModule):
     def training_step(self, batch: Tensor, batch_idx: int) -> Tensor:
         view1, view2 = self.make_views(batch)
         loss, embeddings = self.views_loss(view1, view2)
-        if not torch.isfinite(loss):
-            raise TrainingError(
-                f"the {self.name} loss became {loss.item()} at epoch {self.current_epoch}, step "
-                f"{self.global_step}; lower --lr or use --precision 32 (the last good "
-                "checkpoint is kept in the run folder's checkpoints/)")
         with torch.no_grad():
             spread = std_of_l2_normalized(embeddings.detach().float()) * math.sqrt(
                 embeddings.shape[1])
@@ -159,11 +154,28 @@ class SSLMethod(L.LightningModule):
         return loss
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        """Stop on a non-finite loss, then update the momentum targets.
+
+        The loss is checked here, once the backward pass and the optimiser step are queued,
+        so that on a GPU the check waits for work already in flight instead of stalling the
+        step; the step's update is then in the weights but never reaches a checkpoint.
+        """
+        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+        if loss is not None:
+            self.check_loss(loss)
         pairs = self.momentum_pairs()
         if pairs:
             m = self.momentum_at(self.global_step)
             for online, target in pairs:
                 update_momentum(online, target, m)
+
+    def check_loss(self, loss: Tensor) -> None:
+        """Raise :class:`TrainingError` when ``loss`` is NaN or infinite."""
+        if not bool(torch.isfinite(loss)):
+            raise TrainingError(
+                f"the {self.name} loss became {loss.item()} at epoch {self.current_epoch}, step "
+                f"{self.global_step}; lower --lr or use --precision 32 (the last good "
+                "checkpoint is kept in the run folder's checkpoints/)")
 
     def momentum_at(self, step: int) -> float:
         """EMA momentum after ``step`` optimiser steps (methods with a target override it)."""

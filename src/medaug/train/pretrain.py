@@ -22,7 +22,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -222,6 +222,13 @@ def _write_run(out: Path, resolved: dict[str, Any], cache: CachedDataset, status
               "data": {"name": cache.manifest.name, "fingerprint": cache.fingerprint,
                        "cache": str(cache.root), "train_images": len(cache.split_indices(
                            "train"))},
-              "medaug_version": version("medaug"), "torch_version": torch.__version__,
+              "medaug_version": _version(), "torch_version": torch.__version__,
               "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     write_json(out / RUN_FILE, record)
+
+
+def _version() -> str:
+    try:
+        return version("medaug")
+    except PackageNotFoundError:  # run from a source tree that was not installed
+        return "unknown (not installed)"
