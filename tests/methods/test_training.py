@@ -153,15 +153,21 @@ def test_unknown_optimizer(name: str) -> None:
 
 @pytest.mark.parametrize("name", METHODS)
 def test_nan_loss_raises_training_error(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A NaN loss stops the step (at the end of the batch, the hook Lightning calls with the
-    step's output) with a TrainingError that says nan and points to the checkpoints; a finite
-    loss passes."""
+    """A NaN loss stops training at the next step's end or at the epoch's end, whichever comes
+    first, with a TrainingError that says nan and points to the checkpoints; finite losses
+    pass."""
     m = tiny_method(name)
-    m.on_train_batch_end({"loss": torch.tensor(1.5)}, uint8_batch(4, 16), 0)
+    batch = uint8_batch(4, 16)
+    m.on_train_batch_end({"loss": torch.tensor(1.5)}, batch, 0)
+    m.on_train_batch_end({"loss": torch.tensor(float("nan"))}, batch, 1)
     with pytest.raises(TrainingError, match=r"(?i)\bnan\b") as info:
-        m.on_train_batch_end({"loss": torch.tensor(float("nan"))}, uint8_batch(4, 16), 0)
+        m.on_train_batch_end({"loss": torch.tensor(1.0)}, batch, 2)
     assert "checkpoint" in str(info.value)
     assert name in str(info.value)
+    m.on_train_batch_end({"loss": torch.tensor(float("nan"))}, batch, 3)
+    with pytest.raises(TrainingError, match=r"(?i)\bnan\b"):
+        m.on_train_epoch_end()
+    m.on_train_epoch_end()  # nothing pending any more
 
 
 def test_infinite_loss_raises_training_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -32,8 +32,8 @@ def test_two_process_cpu_ddp_run_completes(tmp_path: Path) -> None:
     assert run["config"]["pretrain"]["devices"] == 2
     metrics = read_metrics(out)
     # 48 images, 2 processes x batch 8 = 16 per step: 3 steps per epoch
-    assert metrics["epoch"].tolist() == [0, 1]
-    assert metrics["step"].tolist() == [3, 6]
+    assert metrics["epoch"].tolist() == [-1, 0, 1]
+    assert metrics["step"].tolist() == [0, 3, 6]
     assert (out / "encoder.pt").is_file() and (out / "checkpoints" / "last.ckpt").is_file()
     assert sorted(p.name for p in out.iterdir()) == [
         "checkpoints", "curves.png", "encoder.json", "encoder.pt", "metrics.csv", "run.json"]

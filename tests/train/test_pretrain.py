@@ -86,8 +86,10 @@ def test_run_folder_holds_encoder_config_fingerprint_and_metrics(tmp_path: Path,
     assert run["data"]["fingerprint"] == result.cache.fingerprint
     metrics = read_metrics(tmp_path / "run")
     assert list(metrics.columns) == COLUMNS
-    assert metrics["epoch"].tolist() == [0, 1]
-    assert metrics["step"].tolist() == [6, 12]  # 48 images / batch 8 per epoch
+    assert metrics["epoch"].tolist() == [-1, 0, 1]  # -1: the random init, before training
+    assert metrics["step"].tolist() == [0, 6, 12]  # 48 images / batch 8 per epoch
+    assert np.isnan(metrics["loss"].iat[0]) and 0 <= metrics["knn_acc"].iat[0] <= 1
+    metrics = metrics[metrics["epoch"] >= 0]
     assert np.isfinite(metrics["loss"]).all()
     assert ((metrics["knn_acc"] >= 0) & (metrics["knn_acc"] <= 1)).all()
     assert (metrics["images_per_s"] > 0).all()
@@ -108,12 +110,12 @@ def test_resume_after_a_crash_reproduces_the_uninterrupted_loss_curve(tmp_path: 
     with pytest.raises(RuntimeError, match="simulated crash"):
         run_pretrain(data, config, tmp_path / "cut", callbacks=[Crash(epoch=2)], say=None)
     assert json.loads((tmp_path / "cut" / "run.json").read_text())["status"] == "failed"
-    assert read_metrics(tmp_path / "cut")["epoch"].tolist() == [0, 1]
+    assert read_metrics(tmp_path / "cut")["epoch"].tolist() == [-1, 0, 1]
     epochs = Epochs()
     resumed = run_pretrain(data, config, tmp_path / "cut", resume=True, callbacks=[epochs],
                            say=None).metrics
     assert epochs.trained == [2]  # epochs 0 and 1 came from the checkpoint, not retraining
-    assert resumed["epoch"].tolist() == [0, 1, 2]
+    assert resumed["epoch"].tolist() == [-1, 0, 1, 2]
     np.testing.assert_allclose(resumed["loss"], whole["loss"], rtol=1e-5)
     np.testing.assert_allclose(resumed["knn_acc"], whole["knn_acc"])
     a, _ = load_encoder(tmp_path / "whole")
@@ -130,7 +132,7 @@ def test_resume_can_train_longer(tmp_path: Path) -> None:
     metrics = run_pretrain(data, _config(epochs=2), tmp_path / "run", resume=True,
                            callbacks=[epochs], say=None).metrics
     assert epochs.trained == [1]
-    assert metrics["epoch"].tolist() == [0, 1]
+    assert metrics["epoch"].tolist() == [-1, 0, 1]
 
 
 def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_path: Path
@@ -146,7 +148,7 @@ def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_pa
                       weights_only=False)["epoch"] == 0
     _, info = load_encoder(tmp_path / "run")
     assert info["epoch"] == 0
-    assert read_metrics(tmp_path / "run")["epoch"].tolist() == [0]
+    assert read_metrics(tmp_path / "run")["epoch"].tolist() == [-1, 0]
 
 
 def test_a_folder_that_holds_a_run_needs_resume(tmp_path: Path) -> None:
@@ -216,6 +218,6 @@ def test_collapse_is_flagged(tmp_path: Path) -> None:
     run_pretrain(_data(tmp_path), _config(epochs=1), tmp_path / "run", callbacks=[Freeze()],
                  say=lines.append)
     metrics = read_metrics(tmp_path / "run")
-    assert metrics["collapse_warning"].tolist() == [True]
-    assert math.isclose(metrics["emb_spread"].iat[0], 0.0, abs_tol=1e-6)
+    assert metrics["collapse_warning"].tolist() == [False, True]  # init row, epoch 0
+    assert math.isclose(metrics["emb_spread"].iat[1], 0.0, abs_tol=1e-6)
     assert any("collaps" in line for line in lines)

@@ -173,6 +173,17 @@ def _bench_method(m: SSLMethod, batches: list[Tensor], batch: int, steps: int, w
         m.seed = base_seed + k
         return m.make_views(images)
 
+    pending: list[Tensor] = []
+
+    def check(loss: Tensor | None) -> None:
+        # As in pretraining: the previous step's loss is checked (it is done by now), so the
+        # check never waits for the device; ``check(None)`` checks the last one.
+        if pending and not bool(torch.isfinite(pending.pop())):
+            raise TrainingError(f"bench train: the {m.name} loss became non-finite by step "
+                                f"{step}")
+        if loss is not None:
+            pending.append(loss)
+
     def train_step(view1: Tensor, view2: Tensor) -> None:
         nonlocal step
         with autocast():
@@ -188,9 +199,7 @@ def _bench_method(m: SSLMethod, batches: list[Tensor], batch: int, steps: int, w
             opt.step()
         opt.zero_grad(set_to_none=True)
         step += 1
-        if not torch.isfinite(loss):  # checked where pretraining checks it: after the step
-            raise TrainingError(f"bench train: the {m.name} loss became {loss.item()} at step "
-                                f"{step}")
+        check(loss.detach())
         for online, target in m.momentum_pairs():
             update_momentum(online, target, m.momentum_at(step))
 
@@ -219,6 +228,7 @@ def _bench_method(m: SSLMethod, batches: list[Tensor], batch: int, steps: int, w
         t0 = time.perf_counter()
         for i in range(steps):
             one(i)
+        check(None)
         sync()
         return batch * steps / (time.perf_counter() - t0)
 

@@ -154,28 +154,45 @@ class SSLMethod(L.LightningModule):
         return loss
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
-        """Stop on a non-finite loss, then update the momentum targets.
+        """Check the previous step's loss, keep this one for the next check, then update the
+        momentum targets.
 
-        The loss is checked here, once the backward pass and the optimiser step are queued,
-        so that on a GPU the check waits for work already in flight instead of stalling the
-        step; the step's update is then in the weights but never reaches a checkpoint.
+        The check lags one step so that it never waits for the GPU: by the time a step ends
+        on the CPU, the step before it has finished on the device, while waiting for the
+        current one would stall every step (and the next views could not be queued while the
+        GPU trains). :meth:`flush_loss_check` runs at the end of each epoch, before anything
+        is exported or checkpointed, so a NaN never reaches a checkpoint.
         """
+        self.flush_loss_check()
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
         if loss is not None:
-            self.check_loss(loss)
+            self._pending_loss = (loss.detach(), self.current_epoch, self.global_step)
         pairs = self.momentum_pairs()
         if pairs:
             m = self.momentum_at(self.global_step)
             for online, target in pairs:
                 update_momentum(online, target, m)
 
-    def check_loss(self, loss: Tensor) -> None:
+    def on_train_epoch_end(self) -> None:
+        self.flush_loss_check()
+
+    def flush_loss_check(self) -> None:
+        """Check the loss kept by the last :meth:`on_train_batch_end` (if any)."""
+        pending = getattr(self, "_pending_loss", None)
+        self._pending_loss = None
+        if pending is not None:
+            self.check_loss(*pending)
+
+    def check_loss(self, loss: Tensor, epoch: int | None = None, step: int | None = None
+                   ) -> None:
         """Raise :class:`TrainingError` when ``loss`` is NaN or infinite."""
         if not bool(torch.isfinite(loss)):
+            epoch = self.current_epoch if epoch is None else epoch
+            step = self.global_step if step is None else step
             raise TrainingError(
-                f"the {self.name} loss became {loss.item()} at epoch {self.current_epoch}, step "
-                f"{self.global_step}; lower --lr or use --precision 32 (the last good "
-                "checkpoint is kept in the run folder's checkpoints/)")
+                f"the {self.name} loss became {loss.item()} at epoch {epoch}, step {step}; "
+                "lower --lr or use --precision 32 (the last good checkpoint is kept in the run "
+                "folder's checkpoints/)")
 
     def momentum_at(self, step: int) -> float:
         """EMA momentum after ``step`` optimiser steps (methods with a target override it)."""

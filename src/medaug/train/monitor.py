@@ -2,7 +2,8 @@
 spread of the normalised embeddings (with a warning when it collapses), kNN accuracy on the
 validation split, and the encoder exported so far.
 
-One row per epoch goes to ``metrics.csv`` in the run folder (rewritten through a temporary
+One row per epoch goes to ``metrics.csv`` in the run folder (and, first, a row ``epoch = -1``
+with the kNN accuracy of the randomly initialised encoder) (rewritten through a temporary
 file; a resumed run replaces the rows of the epochs it trains again). Labels are read here
 only, for the kNN monitor; the method never sees them.
 """
@@ -26,6 +27,8 @@ from medaug.evaluate.knn import knn_accuracy
 from medaug.train.export import export_encoder
 
 METRICS_FILE = "metrics.csv"
+#: The ``epoch`` of the row that holds the randomly initialised encoder's kNN accuracy.
+INIT_EPOCH = -1
 COLUMNS = ["epoch", "step", "loss", "lr", "images_per_s", "emb_spread", "knn_acc",
            "knn_balanced_acc", "epoch_s", "collapse_warning"]
 #: ``emb_spread`` is the std of the l2-normalised embeddings times sqrt(dim): about 1 when they
@@ -71,10 +74,23 @@ class Monitor(L.Callback):
         self._t_step = 0.0
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.is_global_zero:
-            rows = read_metrics(self.folder)
-            if len(rows):
-                write_metrics(self.folder, rows[rows["epoch"] < trainer.current_epoch])
+        """Drop the rows of epochs a resumed run trains again; on a fresh run, record the
+        kNN accuracy of the randomly initialised encoder as epoch -1 (every gain is measured
+        against it)."""
+        if not trainer.is_global_zero:
+            return
+        rows = read_metrics(self.folder)
+        if len(rows):
+            write_metrics(self.folder, rows[rows["epoch"] < trainer.current_epoch])
+        elif trainer.global_step == 0 and self.knn is not None:
+            nan = float("nan")
+            row: dict[str, Any] = dict.fromkeys(COLUMNS, nan)
+            row.update(epoch=INIT_EPOCH, step=0, collapse_warning=False)
+            row["knn_acc"], row["knn_balanced_acc"] = self._knn(pl_module)
+            write_metrics(self.folder, pd.DataFrame([row], columns=COLUMNS))
+            if self.say is not None:
+                self.say(f"random init: kNN acc {row['knn_acc']:.3f} (balanced "
+                         f"{row['knn_balanced_acc']:.3f})")
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._images = 0
@@ -90,6 +106,9 @@ class Monitor(L.Callback):
         self._t_step = now
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        flush = getattr(pl_module, "flush_loss_check", None)
+        if flush is not None:  # a NaN in the epoch's last step stops before any export
+            flush()
         elapsed = time.perf_counter() - self._t_epoch
         metrics = trainer.callback_metrics
         spread = float(metrics.get("emb_spread", float("nan")))
