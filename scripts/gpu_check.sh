@@ -8,16 +8,7 @@
 #       kornia==0.9.0 kornia_rs==0.2.0 pydicom==3.0.2
 #   a few real images laid out as $MEDAUG_DATA_DIR/chest_xray_pneumonia_224/chest_xray/...
 #   in .devdata/ (40 per class and split were used for docs/bench/).
-set -uo pipefail
-out=${1:-out/gpu}
-mkdir -p "$out"
-if [ -d .whl ]; then
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-        --target /tmp/site .whl/*.whl || exit 1
-    export PYTHONPATH=/tmp/site
-fi
-export PYTHONPATH="$PWD/src:$PWD/tests:${PYTHONPATH:-}" MEDAUG_DATA_DIR=${MEDAUG_DATA_DIR:-$PWD/.devdata}
-export MEDAUG_CACHE_DIR=/tmp/medaug-cache PYTHONUNBUFFERED=1
+source "$(dirname "$0")/gpu_env.sh" "${1:-out/gpu}"
 nvidia-smi --query-gpu=name,memory.total --format=csv | tee "$out/gpu.txt"
 python3 -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name(0))" | tee -a "$out/gpu.txt"
 python3 -m pytest -q -p no:cacheprovider tests/augment 2>&1 | tail -5 | tee "$out/pytest_augment.txt"

@@ -8,16 +8,7 @@
 #       kornia==0.9.0 kornia_rs==0.2.0 pydicom==3.0.2 lightly==1.6.0
 #   .devdata/knee64.npz: {train,val,test}_{images,labels} from the knee cache at 64 px.
 # Usage (repo root): bash scripts/gpu_train_check.sh OUT_DIR
-set -uo pipefail
-out=${1:-out/gpu}
-mkdir -p "$out"
-if [ -d .whl ]; then
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-        --target /tmp/site .whl/*.whl || exit 1
-    export PYTHONPATH=/tmp/site
-fi
-export PYTHONPATH="$PWD/src:$PWD/tests:${PYTHONPATH:-}"
-export MEDAUG_CACHE_DIR=/tmp/medaug-cache PYTHONUNBUFFERED=1
+source "$(dirname "$0")/gpu_env.sh" "${1:-out/gpu}"
 knee="medmnist:$PWD/.devdata/knee64.npz"
 nvidia-smi --query-gpu=name,memory.total --format=csv | tee "$out/gpu.txt"
 python3 -c "import torch, lightning; print('torch', torch.__version__, 'lightning', lightning.__version__, torch.cuda.get_device_name(0))" | tee -a "$out/gpu.txt"

@@ -20,28 +20,34 @@ from typing import Any, TypeVar
 
 from medaug.augment.base import Op
 from medaug.errors import AugmentError
+from medaug.registry import Registry
 
-_OPS: dict[str, type[Op]] = {}
+
+def _ensure_loaded() -> None:
+    # Importing the op modules registers them (one file per op).
+    from medaug.augment import (  # noqa: F401
+        blur,
+        chessboard,
+        crop,
+        erase,
+        flip,
+        intensity,
+        rotate,
+    )
+
+
+_OPS: Registry[type[Op]] = Registry("augmentation op", AugmentError, _ensure_loaded)
 T = TypeVar("T", bound=type[Op])
 
 
 def register_op(name: str) -> Callable[[T], T]:
     """Class decorator: make an :class:`Op` buildable by ``name``; a duplicate is an error."""
-
-    def deco(cls: T) -> T:
-        if name in _OPS:
-            raise AugmentError(f"augmentation op {name!r} is already registered")
-        cls.name = name
-        _OPS[name] = cls
-        return cls
-
-    return deco
+    return _OPS.register(name)  # type: ignore[return-value]
 
 
 def available_ops() -> list[str]:
     """Registered op names, sorted."""
-    _ensure_loaded()
-    return sorted(_OPS)
+    return _OPS.names()
 
 
 def op_parameters(name: str) -> list[str]:
@@ -137,20 +143,4 @@ def build_ops(spec: str) -> list[Op]:
 
 
 def _lookup(name: str) -> type[Op]:
-    _ensure_loaded()
-    if name not in _OPS:
-        raise AugmentError(f"unknown augmentation op {name!r}; valid: {', '.join(sorted(_OPS))}")
-    return _OPS[name]
-
-
-def _ensure_loaded() -> None:
-    # Importing the op modules registers them (one file per op).
-    from medaug.augment import (  # noqa: F401
-        blur,
-        chessboard,
-        crop,
-        erase,
-        flip,
-        intensity,
-        rotate,
-    )
+    return _OPS.lookup(name)

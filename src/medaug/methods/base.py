@@ -24,8 +24,8 @@ from torch import Tensor, nn
 from medaug.augment.views import TwoViews
 from medaug.errors import ConfigError, TrainingError
 from medaug.models.backbones import feature_dim
+from medaug.registry import Registry
 
-_METHODS: dict[str, type[SSLMethod]] = {}
 M = TypeVar("M", bound="type[SSLMethod]")
 
 
@@ -55,33 +55,21 @@ class OptimConfig:
 
 def register_method(name: str) -> Callable[[M], M]:
     """Class decorator: make a method available under ``name`` (a duplicate is an error)."""
-
-    def deco(cls: M) -> M:
-        if name in _METHODS:
-            raise ValueError(f"method {name!r} is registered twice")
-        cls.name = name
-        _METHODS[name] = cls
-        return cls
-
-    return deco
+    return _METHODS.register(name)  # type: ignore[return-value]
 
 
 def available_methods() -> list[str]:
     """Registered method names."""
-    _ensure_loaded()
-    return sorted(_METHODS)
+    return _METHODS.names()
 
 
 def create_method(name: str, **kwargs: Any) -> SSLMethod:
     """The method registered as ``name``, built with ``kwargs``.
 
     Raises:
-        ConfigError: an unknown method name.
+        ConfigError: an unknown method name (the message lists the valid ones).
     """
-    _ensure_loaded()
-    if name not in _METHODS:
-        raise ConfigError(f"unknown method {name!r}; choose one of {', '.join(sorted(_METHODS))}")
-    return _METHODS[name](**kwargs)
+    return _METHODS.lookup(name)(**kwargs)
 
 
 class SSLMethod(L.LightningModule):
@@ -237,3 +225,6 @@ def warmup_cosine(warmup: int, total: int) -> Callable[[int], float]:
 
 def _ensure_loaded() -> None:
     from medaug.methods import byol, simclr  # noqa: F401  (registration side effect)
+
+
+_METHODS: Registry[type[SSLMethod]] = Registry("method", ConfigError, _ensure_loaded)
