@@ -14,7 +14,7 @@ runner = CliRunner()
 
 COMMANDS = [[], ["data"], ["data", "summary"], ["prepare"], ["augment"], ["augment", "list"],
             ["augment", "preview"], ["bench"], ["bench", "augment"], ["bench", "train"],
-            ["pretrain"]]
+            ["pretrain"], ["curves"]]
 
 
 def _tree(root: Path, n: int = 10) -> Path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 from typer.testing import CliRunner
 
 from helpers import tiny_npz
@@ -65,3 +66,18 @@ def test_unknown_method_exits_2_with_one_line(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "unknown method 'dino'" in result.output
     assert "Traceback" not in result.output
+
+
+def test_curves_draws_several_runs_and_names_a_folder_without_metrics(tmp_path: Path) -> None:
+    from medaug.train.monitor import COLUMNS, write_metrics
+
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        write_metrics(tmp_path / name, pd.DataFrame([dict.fromkeys(COLUMNS, 0.5) | {"epoch": 0}]))
+    out = tmp_path / "c.png"
+    result = runner.invoke(app, ["curves", str(tmp_path / "a"), str(tmp_path / "b"), "--out",
+                                 str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.is_file() and out.stat().st_size > 1000
+    bad = runner.invoke(app, ["curves", str(tmp_path / "a"), str(tmp_path / "nothing")])
+    assert bad.exit_code == 2 and "nothing" in bad.output and "metrics.csv" in bad.output

@@ -250,6 +250,24 @@ def _quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
 
 
+@app.command()
+@friendly
+def curves(
+    runs: Annotated[list[Path], typer.Argument(help="Run folders of `medaug pretrain`")],
+    out: Annotated[Path, typer.Option(help="PNG to write")] = Path("out/curves.png"),
+) -> None:
+    """One picture of several runs' per-epoch loss, kNN accuracy, spread and speed."""
+    from medaug.errors import TrainingError
+    from medaug.train.curves import plot_curves
+    from medaug.train.monitor import METRICS_FILE
+
+    missing = [str(r) for r in runs if not (r / METRICS_FILE).is_file()]
+    if missing:
+        raise TrainingError(f"no {METRICS_FILE} in {', '.join(missing)} (not a pretraining run "
+                            "folder?)")
+    console.print(f"wrote {plot_curves(runs, out)}")
+
+
 @augment_app.command("list")
 @friendly
 def augment_list() -> None:
