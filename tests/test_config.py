@@ -10,7 +10,15 @@ from typer.testing import CliRunner
 
 from helpers import write_png
 from medaug.cli import app
-from medaug.config import PrepareConfig, config_from_dict, config_to_dict, load_config
+from medaug.config import (
+    PrepareConfig,
+    PretrainConfig,
+    config_from_dict,
+    config_to_dict,
+    load_config,
+    load_raw,
+    pretrain_from_dict,
+)
 from medaug.errors import ConfigError
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -45,12 +53,14 @@ def test_defaults_and_round_trip() -> None:
 def test_shipped_presets_load(name: str) -> None:
     cfg = load_config(CONFIGS / name)
     assert cfg.data.dataset and cfg.preprocess.size >= 8
+    assert pretrain_from_dict(load_raw(CONFIGS / name)).epochs >= 1
 
 
 @pytest.mark.parametrize(("text", "match"), [
     ("data:\n  datset: knee\n", r"section 'data': unknown key\(s\) 'datset'; valid: dataset"),
     ("preprocess:\n  sise: 64\n", r"unknown key\(s\) 'sise'; valid: size, clahe"),
-    ("training:\n  epochs: 3\n", r"unknown key\(s\) 'training'; valid: data, preprocess"),
+    ("training:\n  epochs: 3\n", r"unknown key\(s\) 'training'; valid: data, preprocess, "
+     "pretrain"),
     ("preprocess:\n  size: 2\n", "image size must be between 8 and 4096"),
     ("data: [1, 2]\n", "must be a mapping"),
     ("data:\n  dataset: knee\n bad indent", "not valid YAML"),
@@ -95,3 +105,23 @@ def test_cli_bad_config_exits_2(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["prepare", "--config", str(cfg)], env={"COLUMNS": "300"})
     assert res.exit_code == 2
     assert "unknown key(s) 'sise'" in res.output
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"epochs": 0}, "epochs must be at least 1"),
+    ({"batch_size": 1}, "batch_size must be at least 2"),
+    ({"lr": 0.0}, "lr must be > 0"),
+    ({"warmup_epochs": 10}, r"warmup_epochs must be in \[0, epochs=10\)"),
+    ({"knn_k": 0}, "knn_k must be at least 1"),
+    ({"weight_decay": -1e-4}, "weight_decay must be >= 0"),
+])
+def test_pretrain_config_rejects_bad_values(kwargs: dict, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        PretrainConfig(**kwargs)
+
+
+def test_pretrain_section_errors_name_the_file() -> None:
+    with pytest.raises(ConfigError, match=r"k\.yaml: pretrain: epochs must be at least 1"):
+        pretrain_from_dict({"pretrain": {"epochs": 0}}, source="k.yaml")
+    with pytest.raises(ConfigError, match=r"k\.yaml: section 'pretrain': unknown key\(s\) 'epoch'"):
+        pretrain_from_dict({"pretrain": {"epoch": 3}}, source="k.yaml")

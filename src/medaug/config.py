@@ -84,6 +84,21 @@ class PretrainConfig:
     RESUMABLE = ("epochs", "accelerator", "devices", "num_nodes", "strategy", "precision",
                  "workers")
 
+    def __post_init__(self) -> None:
+        at_least = {"epochs": 1, "batch_size": 2, "devices": 1, "num_nodes": 1, "knn_k": 1,
+                    "knn_max_bank": 1, "workers": 0}
+        bad = [f"{k} must be at least {v}, got {getattr(self, k)}"
+               for k, v in at_least.items() if getattr(self, k) < v]
+        if self.lr is not None and not self.lr > 0:
+            bad.append(f"lr must be > 0, got {self.lr}")
+        if not 0 <= self.warmup_epochs < self.epochs:
+            bad.append(f"warmup_epochs must be in [0, epochs={self.epochs}), got "
+                       f"{self.warmup_epochs}")
+        if self.weight_decay < 0:
+            bad.append(f"weight_decay must be >= 0, got {self.weight_decay}")
+        if bad:
+            raise ConfigError("pretrain: " + "; ".join(bad))
+
 
 def pretrain_from_dict(raw: dict[str, Any], source: str = "config") -> PretrainConfig:
     """The ``pretrain`` section of a config (nested dicts) as a :class:`PretrainConfig`."""
@@ -91,7 +106,7 @@ def pretrain_from_dict(raw: dict[str, Any], source: str = "config") -> PretrainC
     _check_keys(section, [f.name for f in fields(PretrainConfig)], source, "pretrain")
     try:
         return PretrainConfig(**dict(section))
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, ConfigError) as exc:
         raise ConfigError(f"{source}: {exc}") from exc
 
 

@@ -221,3 +221,18 @@ def test_collapse_is_flagged(tmp_path: Path) -> None:
     assert metrics["collapse_warning"].tolist() == [False, True]  # init row, epoch 0
     assert math.isclose(metrics["emb_spread"].iat[1], 0.0, abs_tol=1e-6)
     assert any("collaps" in line for line in lines)
+
+
+def test_a_gpu_that_is_not_there_is_a_config_error(tmp_path: Path) -> None:
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(ConfigError, match="accelerator='gpu'"):
+        run_pretrain(_data(tmp_path), _config(accelerator="gpu"), tmp_path / "run", say=None)
+
+
+def test_a_timm_backbone_trains_and_its_encoder_loads(tmp_path: Path) -> None:
+    run_pretrain(_data(tmp_path), _config(epochs=1, backbone="timm:resnet10t"),
+                 tmp_path / "run", say=None)
+    encoder, info = load_encoder(tmp_path / "run")
+    assert info["backbone"] == "timm:resnet10t" and "timm.create_model" in info["torchvision"]
+    assert encoder.eval()(torch.rand(2, 1, 32, 32)).shape == (2, info["feature_dim"])

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from medaug.config import DataConfig, PrepareConfig, PretrainConfig
 from medaug.data.preprocess import PreprocessConfig
@@ -31,3 +32,4 @@ def test_one_simclr_epoch_on_the_knee_set(shared_data: Path, tmp_path: Path) -> 
     assert run["data"]["train_images"] == 800 and run["status"] == "finished"
     encoder, info = load_encoder(tmp_path / "run")
     assert info["image_size"] == 64 and info["clahe"] is True
+    assert encoder.eval()(torch.rand(2, 1, 64, 64)).shape == (2, 512)

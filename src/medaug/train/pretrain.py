@@ -103,7 +103,7 @@ def run_pretrain(data: PrepareConfig, config: PretrainConfig, out: Path, resume:
     checkpoint = L.pytorch.callbacks.ModelCheckpoint(
         dirpath=out / CKPT_DIR, filename="last", save_top_k=1, every_n_epochs=1,
         save_on_train_epoch_end=True, enable_version_counter=False)
-    trainer = L.Trainer(
+    trainer = _trainer(
         accelerator=config.accelerator, devices=config.devices, num_nodes=config.num_nodes,
         strategy=_strategy(config), precision=_precision(config), max_epochs=config.epochs,
         callbacks=[monitor, *callbacks, checkpoint], logger=False,
@@ -170,6 +170,19 @@ def _knn_splits(cache: CachedDataset, config: PretrainConfig) -> KnnSplits | Non
         pick = torch.randperm(len(bank), generator=torch.Generator().manual_seed(config.seed))
         bank = bank[pick.numpy()[:config.knn_max_bank]]
     return KnnSplits(cache.images, bank, labels[bank], query, labels[query], config.knn_k)
+
+
+def _trainer(**kwargs: Any) -> L.Trainer:
+    """Lightning's Trainer; its complaints about devices, strategy or precision become a
+    :class:`ConfigError` with Lightning's own explanation."""
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+
+    try:
+        return L.Trainer(**kwargs)
+    except (MisconfigurationException, ValueError, RuntimeError) as exc:
+        raise ConfigError(f"cannot train with accelerator={kwargs['accelerator']!r}, devices="
+                          f"{kwargs['devices']}, num_nodes={kwargs['num_nodes']}, precision="
+                          f"{kwargs['precision']!r}: {exc}") from exc
 
 
 def _strategy(config: PretrainConfig) -> Any:
