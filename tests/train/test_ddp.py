@@ -1,5 +1,5 @@
 """Two-process DDP on the CPU (gloo): the command runs to the end, rank 0 alone writes the run
-folder, and each process reads its own half of every epoch."""
+folder, each process reads its own half of every epoch, and ``--resume`` continues it."""
 
 from __future__ import annotations
 
@@ -37,3 +37,12 @@ def test_two_process_cpu_ddp_run_completes(tmp_path: Path) -> None:
     assert (out / "encoder.pt").is_file() and (out / "checkpoints" / "last.ckpt").is_file()
     assert sorted(p.name for p in out.iterdir()) == [
         "checkpoints", "curves.png", "encoder.json", "encoder.pt", "metrics.csv", "run.json"]
+    # resumed under DDP: both processes continue from the checkpoint to a third epoch
+    again = subprocess.run([sys.executable, "-m", "medaug", "pretrain", "--out", str(out),
+                            "--resume", "--epochs", "3"], capture_output=True, text=True,
+                           env=env, timeout=600, cwd=tmp_path)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    metrics = read_metrics(out)
+    assert metrics["epoch"].tolist() == [-1, 0, 1, 2]
+    assert metrics["step"].tolist() == [0, 3, 6, 9]
+    assert "epoch 0:" not in again.stdout and "epoch 2:" in again.stdout
