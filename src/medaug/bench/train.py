@@ -119,7 +119,7 @@ def run_train_bench(data: str = "knee", size: int = 64, batch: int = 64, steps: 
     if steps < 1 or rounds < 1 or warmup < 0:
         raise TrainingError(f"bench train needs steps >= 1, rounds >= 1 and warmup >= 0, got "
                             f"{steps}, {rounds}, {warmup}")
-    from medaug.train.pretrain import _build_method, _precision
+    from medaug.train.pretrain import build_method, choose_precision
 
     console = console or Console()
     dev = torch.device(device)
@@ -130,10 +130,10 @@ def run_train_bench(data: str = "knee", size: int = 64, batch: int = 64, steps: 
     built = []
     for config in configs:
         torch.manual_seed(0)
-        built.append(_build_method(config, world=1))
+        built.append(build_method(config, world=1))
     host_batches, n_train = load_train_batches(data, size, batch, steps)
     batches = [b.to(dev) for b in host_batches]
-    precision = _precision(PretrainConfig(accelerator="gpu")) if cuda else "32-true"
+    precision = choose_precision(PretrainConfig(accelerator="gpu")) if cuda else "32-true"
     rows = []
     for config in configs:
         method = built.pop(0).to(dev)

@@ -84,7 +84,7 @@ def run_pretrain(data: PrepareConfig, config: PretrainConfig, out: Path, resume:
     ckpt = out / CKPT_DIR / LAST_CKPT
     if primary:
         _check_folder(out, resolved, resume, ckpt)
-    method_probe = _build_method(config, 1)  # fail on a bad name or spec before data work
+    method_probe = build_method(config, 1)  # fail on a bad name or spec before data work
     del method_probe
     cache = build_cache(load_dataset(data.data.dataset, data.data.options), data.preprocess,
                         progress=progress if progress is not None else sys.stderr.isatty(),
@@ -94,7 +94,7 @@ def run_pretrain(data: PrepareConfig, config: PretrainConfig, out: Path, resume:
                 cache.manifest.name)
     L.seed_everything(config.seed, workers=True, verbose=False)
     world = config.devices * config.num_nodes
-    method = _build_method(config, world)
+    method = build_method(config, world)
     datamodule = CacheDataModule(cache.images, train_rows, config.batch_size, seed=config.seed,
                                  workers=config.workers, name=cache.manifest.name)
     info = {"image_size": data.preprocess.size, "clahe": data.preprocess.clahe,
@@ -105,7 +105,8 @@ def run_pretrain(data: PrepareConfig, config: PretrainConfig, out: Path, resume:
         save_on_train_epoch_end=True, enable_version_counter=False)
     trainer = _trainer(
         accelerator=config.accelerator, devices=config.devices, num_nodes=config.num_nodes,
-        strategy=_strategy(config), precision=_precision(config), max_epochs=config.epochs,
+        strategy=_strategy(config), precision=choose_precision(config),
+        max_epochs=config.epochs,
         callbacks=[monitor, *callbacks, checkpoint], logger=False,
         enable_progress_bar=progress if progress is not None else sys.stderr.isatty(),
         enable_model_summary=False, num_sanity_val_steps=0, log_every_n_steps=1,
@@ -142,7 +143,13 @@ def is_primary_process() -> bool:
     return os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0"
 
 
-def _build_method(config: PretrainConfig, world: int) -> SSLMethod:
+def build_method(config: PretrainConfig, world: int) -> SSLMethod:
+    """The method, backbone and two-view augmentation of ``config`` for ``world`` processes
+    (SimCLR gathers negatives across processes when there are several).
+
+    Raises:
+        ConfigError, AugmentError: an unknown method, backbone, optimizer or op spec.
+    """
     views = TwoViews(build_pipeline(config.ops),
                      build_pipeline(config.ops2) if config.ops2 else None)
     base: dict[str, Any] = {
@@ -193,7 +200,9 @@ def _strategy(config: PretrainConfig) -> Any:
     return DDPStrategy(find_unused_parameters=False)
 
 
-def _precision(config: PretrainConfig) -> str:
+def choose_precision(config: PretrainConfig) -> str:
+    """Lightning precision of ``config``: ``auto`` is bf16 mixed on a GPU that has it, fp16
+    mixed on other GPUs, fp32 on the CPU."""
     if config.precision != "auto":
         return config.precision
     gpu = config.accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available()
