@@ -285,3 +285,25 @@ def test_lengths_described_at_the_image_size() -> None:
     assert create_op("chessboard").at_size(64) == "cell 6 px, shift +-1 px at 64 px"
     assert create_op("chessboard").at_size(224) == "cell 20 px, shift +-5 px at 224 px"
     assert create_op("flip").at_size(64) == ""
+
+
+@pytest.mark.parametrize("name", ["blur", "erase", "flip", "intensity", "rotate", "crop"])
+def test_a_single_image_is_augmented_with_probability_p(name: str) -> None:
+    """On one-image batches (where "does any sample apply?" decides everything) an op acts on
+    about a fraction ``p`` of the draws; flip once acted on p^2 because that decision read a
+    different draw than the flip itself."""
+    # blur's default sigma is below 0.15 px at 16 px, too small to change a float32 pixel
+    op = create_op(name, p=0.5, **({"sigma": (20.0, 30.0)} if name == "blur" else {}))
+    x = noise(1, 16)  # random pixels: every op changes them
+    g = gen(11)
+    changed = sum(not torch.equal(op(x, g), x) for _ in range(1000))
+    assert 420 <= changed <= 580, changed
+
+
+def test_sample_host_holds_what_sample_put_on_the_device() -> None:
+    """Every op's CPU originals equal its device parameters (flip's ``apply`` included)."""
+    x = noise(32, 16)
+    for name in available_ops():
+        params = create_op(name).sample(x, gen(5))
+        for key, value in params.items():
+            assert torch.equal(params.host[key], value.cpu()), (name, key)

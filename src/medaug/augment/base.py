@@ -51,6 +51,30 @@ def to_device(t: Tensor, device: torch.device) -> Tensor:
     return t.to(device)
 
 
+def to_params(hosts: list[dict[str, Tensor]], device: torch.device) -> list[Params]:
+    """:class:`Params` on ``device`` of several ops' CPU parameters, each keeping its CPU
+    originals in ``host``.
+
+    To a GPU they travel in one packed copy (float64 holds every bool, integer and float32
+    value exactly), not one small copy per tensor, which is what a step's CPU time went to.
+    """
+    if device.type != "cuda":
+        return [_params({k: v.to(device) for k, v in h.items()}, h) for h in hosts]
+    flat = [v for h in hosts for v in h.values()]
+    if not flat:
+        return [_params({}, h) for h in hosts]
+    packed = to_device(torch.cat([v.reshape(-1).to(torch.float64) for v in flat]), device)
+    pieces = iter(packed.split([v.numel() for v in flat]))
+    return [_params({k: next(pieces).view(v.shape).to(v.dtype) for k, v in h.items()}, h)
+            for h in hosts]
+
+
+def _params(values: dict[str, Tensor], host: dict[str, Tensor]) -> Params:
+    params = Params(values)
+    params.host = host
+    return params
+
+
 def scaled(px_at_ref: float, size: int) -> float:
     """A length given in pixels at :data:`REF_SIZE` expressed in pixels at ``size``."""
     return px_at_ref * size / REF_SIZE
@@ -105,14 +129,16 @@ class Op(nn.Module):
 
     def sample(self, x: Tensor, generator: torch.Generator) -> Params:
         """Per-sample parameters for batch ``x`` ``(B, 1, H, W)``, on ``x``'s device."""
+        return to_params([self.sample_host(x, generator)], x.device)[0]
+
+    def sample_host(self, x: Tensor, generator: torch.Generator) -> dict[str, Tensor]:
+        """The parameters of :meth:`sample` on the CPU, ``"apply"`` included."""
         _check_batch(x, self.name)
         b = x.shape[0]
         apply = torch.rand((b,), generator=generator) < self.p  # (B,)
         host = self.sample_params(b, x.shape[-2], x.shape[-1], generator)
         host["apply"] = apply
-        params = Params({k: to_device(v, x.device) for k, v in host.items()})
-        params.host = host
-        return params
+        return host
 
     def sample_params(self, batch: int, height: int, width: int, generator: torch.Generator
                       ) -> dict[str, Tensor]:

@@ -31,10 +31,10 @@ class Flip(Op):
             raise AugmentError("flip: enable horizontal or vertical (or both)")
         self.horizontal, self.vertical = bool(horizontal), bool(vertical)
 
-    def sample(self, x: Tensor, generator: torch.Generator) -> Params:
-        params = super().sample(x, generator)
-        params["apply"] = params["hflip"] | params["vflip"]
-        return params
+    def sample_host(self, x: Tensor, generator: torch.Generator) -> dict[str, Tensor]:
+        host = super().sample_host(x, generator)
+        host["apply"] = host["hflip"] | host["vflip"]
+        return host
 
     def sample_params(self, batch: int, height: int, width: int, generator: torch.Generator
                       ) -> Params:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from medaug.augment.base import Op, Params, fresh_generator, on_host
+from medaug.augment.base import Op, Params, fresh_generator, on_host, to_params
 from medaug.augment.registry import build_ops
 
 #: Specs that build the identity pipeline (no ops).
@@ -32,9 +32,13 @@ class Pipeline(nn.Module):
         self.spec = spec if spec is not None else "+".join(op.name for op in ops) or "none"
 
     def sample(self, x: Tensor, generator: torch.Generator) -> list[Params]:
-        """Parameters of every op for batch ``x`` ``(B, 1, H, W)`` (ops keep the shape, so
-        drawing them all first draws exactly what :meth:`forward` would)."""
-        return [op.sample(x, generator) for op in self.ops]
+        """Parameters of every op for batch ``x`` ``(B, 1, H, W)`` on its device (ops keep
+        the shape, so drawing them all first draws exactly what :meth:`forward` would)."""
+        return to_params(self.sample_host(x, generator), x.device)
+
+    def sample_host(self, x: Tensor, generator: torch.Generator) -> list[dict[str, Tensor]]:
+        """The parameters of :meth:`sample` on the CPU."""
+        return [op.sample_host(x, generator) for op in self.ops]
 
     def apply(self, x: Tensor, params: Sequence[Params]) -> Tensor:
         """Apply fixed per-op ``params`` (from :meth:`sample`) to ``x`` ``(B, 1, H, W)``."""
@@ -44,11 +48,11 @@ class Pipeline(nn.Module):
         return x
 
     def forward(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        """Augment ``x`` ``(B, 1, H, W)``; a ``None`` generator draws a fresh seed."""
+        """Augment ``x`` ``(B, 1, H, W)``; a ``None`` generator draws a fresh seed. The same
+        as running the ops one after the other: all parameters are drawn first (one copy to a
+        GPU), then applied."""
         generator = generator if generator is not None else fresh_generator()
-        for op in self.ops:
-            x = op(x, generator)
-        return x
+        return self.apply(x, self.sample(x, generator))
 
     def __len__(self) -> int:
         return len(self.ops)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from medaug.augment.base import fresh_generator
+from medaug.augment.base import fresh_generator, to_params
 from medaug.augment.pipeline import Pipeline
 
 
@@ -33,4 +33,7 @@ class TwoViews(nn.Module):
         """Views of ``x`` ``(B, 1, H, W)``: two tensors ``(B, 1, H, W)``."""
         generator = generator if generator is not None else fresh_generator()
         second = self.pipeline if self.second is None else self.second
-        return self.pipeline(x, generator), second(x, generator)
+        hosts = self.pipeline.sample_host(x, generator)
+        n = len(hosts)
+        params = to_params(hosts + second.sample_host(x, generator), x.device)  # one copy
+        return self.pipeline.apply(x, params[:n]), second.apply(x, params[n:])
