@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +96,8 @@ def test_run_folder_holds_encoder_config_fingerprint_and_metrics(tmp_path: Path,
     assert (metrics["images_per_s"] > 0).all()
     assert (tmp_path / "run" / "checkpoints" / "last.ckpt").is_file()
     assert (tmp_path / "run" / "curves.png").is_file()
+    log = (tmp_path / "run" / "run.log").read_text()
+    assert "random init: kNN acc" in log and "epoch 1: loss" in log
     encoder, info = load_encoder(tmp_path / "run")
     assert info["epoch"] == 1 and info["image_size"] == 32 and info["method"] == method
     features = encoder.eval()(torch.rand(2, 1, 32, 32))
@@ -109,6 +112,7 @@ def test_resume_after_a_crash_reproduces_the_uninterrupted_loss_curve(tmp_path: 
     whole = run_pretrain(data, config, tmp_path / "whole", say=None).metrics
     with pytest.raises(RuntimeError, match="simulated crash"):
         run_pretrain(data, config, tmp_path / "cut", callbacks=[Crash(epoch=2)], say=None)
+    assert "simulated crash" in json.loads((tmp_path / "cut" / "run.json").read_text())["reason"]
     assert json.loads((tmp_path / "cut" / "run.json").read_text())["status"] == "failed"
     assert read_metrics(tmp_path / "cut")["epoch"].tolist() == [-1, 0, 1]
     epochs = Epochs()
@@ -236,3 +240,26 @@ def test_a_timm_backbone_trains_and_its_encoder_loads(tmp_path: Path) -> None:
     encoder, info = load_encoder(tmp_path / "run")
     assert info["backbone"] == "timm:resnet10t" and "timm.create_model" in info["torchvision"]
     assert encoder.eval()(torch.rand(2, 1, 32, 32)).shape == (2, info["feature_dim"])
+
+
+def test_ctrl_c_marks_the_run_interrupted_and_resume_continues_it(tmp_path: Path) -> None:
+    """Lightning turns Ctrl-C into a graceful shutdown and ``SystemExit``; the run folder
+    says "interrupted" and keeps its finished epochs."""
+
+    class CtrlC(L.Callback):
+        def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule
+                                 ) -> None:
+            if trainer.current_epoch == 1:
+                raise KeyboardInterrupt
+
+    data = _data(tmp_path)
+    handler = signal.getsignal(signal.SIGINT)  # Lightning ignores Ctrl-C while it shuts down
+    try:
+        with pytest.raises(SystemExit):
+            run_pretrain(data, _config(), tmp_path / "run", callbacks=[CtrlC()], say=None)
+    finally:
+        signal.signal(signal.SIGINT, handler)
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert run["status"] == "interrupted" and "--resume" in run["reason"]
+    metrics = run_pretrain(data, _config(), tmp_path / "run", resume=True, say=None).metrics
+    assert metrics["epoch"].tolist() == [-1, 0, 1]

@@ -8,6 +8,7 @@ A run folder holds::
     encoder.json        how to rebuild that backbone with torchvision alone
     checkpoints/last.ckpt   Lightning checkpoint after the last finished epoch (for --resume)
     curves.png          the metrics per epoch, drawn when the run finishes
+    run.log             the lines the run printed, appended (resumed runs add theirs)
 
 Under DDP every process runs this function; only the primary one (global rank 0) checks and
 writes the run folder.
@@ -44,6 +45,7 @@ from medaug.train.export import write_json
 from medaug.train.monitor import KnnSplits, Monitor, read_metrics
 
 RUN_FILE = "run.json"
+LOG_FILE = "run.log"
 CURVES_FILE = "curves.png"
 CKPT_DIR = "checkpoints"
 LAST_CKPT = "last.ckpt"
@@ -99,7 +101,8 @@ def run_pretrain(data: PrepareConfig, config: PretrainConfig, out: Path, resume:
                                  workers=config.workers, name=cache.manifest.name)
     info = {"image_size": data.preprocess.size, "clahe": data.preprocess.clahe,
             "method": config.method, "ops": config.ops, "data_fingerprint": cache.fingerprint}
-    monitor = Monitor(out, config.backbone, _knn_splits(cache, config), info, say)
+    tell = _teller(out / LOG_FILE, say) if primary else say
+    monitor = Monitor(out, config.backbone, _knn_splits(cache, config), info, tell)
     checkpoint = L.pytorch.callbacks.ModelCheckpoint(
         dirpath=out / CKPT_DIR, filename="last", save_top_k=1, every_n_epochs=1,
         save_on_train_epoch_end=True, enable_version_counter=False)
@@ -113,12 +116,17 @@ def run_pretrain(data: PrepareConfig, config: PretrainConfig, out: Path, resume:
         use_distributed_sampler=False, default_root_dir=out)
     if primary:
         _write_run(out, resolved, cache, status="running")
-        if say is not None:
-            say(f"pretraining {config.method} ({config.backbone}, ops {config.ops}) on "
+        if tell is not None:
+            tell(f"pretraining {config.method} ({config.backbone}, ops {config.ops}) on "
                 f"{len(train_rows)} {cache.manifest.name} train images at "
                 f"{data.preprocess.size} px for {config.epochs} epochs -> {out}")
     try:
         trainer.fit(method, datamodule=datamodule, ckpt_path=str(ckpt) if resume else None)
+    except (KeyboardInterrupt, SystemExit) as exc:  # Ctrl-C or SIGTERM: Lightning exits
+        if primary:
+            _write_run(out, resolved, cache, status="interrupted",
+                       reason=f"{type(exc).__name__}; continue with --resume")
+        raise
     except BaseException as exc:
         if primary:
             _write_run(out, resolved, cache, status="failed", reason=f"{type(exc).__name__}: "
@@ -132,6 +140,19 @@ def run_pretrain(data: PrepareConfig, config: PretrainConfig, out: Path, resume:
         _write_run(out, resolved, cache, status="finished")
         plot_curves([out], out / CURVES_FILE, labels=[config.method])
     return PretrainResult(out, read_metrics(out), cache, time.perf_counter() - started)
+
+
+def _teller(path: Path, say: Callable[[str], None] | None) -> Callable[[str], None]:
+    """``say`` that also appends each line, time-stamped, to ``path``."""
+
+    def tell(line: str) -> None:
+        if say is not None:
+            say(line)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
+
+    return tell
 
 
 def is_primary_process() -> bool:
