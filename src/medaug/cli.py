@@ -49,8 +49,8 @@ ClaheOpt = Annotated[bool, typer.Option("--clahe/--no-clahe", help="Apply CLAHE"
 ClipOpt = Annotated[float, typer.Option(help="CLAHE clip limit")]
 TileOpt = Annotated[int, typer.Option(help="CLAHE tiles per side")]
 WorkersOpt = Annotated[int | None, typer.Option(help="Decoding processes (default: all cores)")]
-ConfigOpt = Annotated[Path | None, typer.Option(help="YAML file with data/preprocess sections; "
-                      "options given here override it")]
+ConfigOpt = Annotated[Path | None, typer.Option(help="YAML file with data/preprocess (and "
+                      "pretrain) sections; options given here override it")]
 
 
 def friendly(fn: F) -> F:
