@@ -94,6 +94,9 @@ def test_run_folder_holds_encoder_config_fingerprint_and_metrics(tmp_path: Path,
     assert np.isfinite(metrics["loss"]).all()
     assert ((metrics["knn_acc"] >= 0) & (metrics["knn_acc"] <= 1)).all()
     assert (metrics["images_per_s"] > 0).all()
+    # the spread is the embeddings' std scaled by sqrt(width): the projection is 32 wide
+    np.testing.assert_allclose(metrics["emb_spread"], metrics["emb_std"] * np.sqrt(32),
+                               rtol=1e-5)
     assert (tmp_path / "run" / "checkpoints" / "last.ckpt").is_file()
     assert (tmp_path / "run" / "curves.png").is_file()
     log = (tmp_path / "run" / "run.log").read_text()
@@ -224,6 +227,7 @@ def test_collapse_is_flagged(tmp_path: Path) -> None:
     metrics = read_metrics(tmp_path / "run")
     assert metrics["collapse_warning"].tolist() == [False, True]  # init row, epoch 0
     assert math.isclose(metrics["emb_spread"].iat[1], 0.0, abs_tol=1e-6)
+    assert math.isclose(metrics["emb_std"].iat[1], 0.0, abs_tol=1e-6)
     assert any("collaps" in line for line in lines)
 
 

@@ -128,8 +128,8 @@ class SSLMethod(L.LightningModule):
         view1, view2 = self.make_views(batch)
         loss, embeddings = self.views_loss(view1, view2)
         with torch.no_grad():
-            spread = std_of_l2_normalized(embeddings.detach().float()) * math.sqrt(
-                embeddings.shape[1])
+            std = std_of_l2_normalized(embeddings.detach().float())  # 1/sqrt(E) when spread
+            spread = std * math.sqrt(embeddings.shape[1])
         lr = self.trainer.optimizers[0].param_groups[0]["lr"] if self._trainer else 0.0
         b = batch.shape[0]
         self.log("loss", loss.detach(), on_step=True, on_epoch=False, prog_bar=True,
@@ -137,6 +137,7 @@ class SSLMethod(L.LightningModule):
         self.log("epoch_loss", loss.detach(), on_step=False, on_epoch=True, sync_dist=True,
                  batch_size=b)
         self.log("lr", lr, on_step=True, on_epoch=False, prog_bar=True, batch_size=b)
+        self.log("emb_std", std, on_step=False, on_epoch=True, sync_dist=True, batch_size=b)
         self.log("emb_spread", spread, on_step=False, on_epoch=True, sync_dist=True,
                  batch_size=b)
         return loss

@@ -29,11 +29,12 @@ from medaug.train.export import export_encoder
 METRICS_FILE = "metrics.csv"
 #: The ``epoch`` of the row that holds the randomly initialised encoder's kNN accuracy.
 INIT_EPOCH = -1
-COLUMNS = ["epoch", "step", "loss", "lr", "images_per_s", "emb_spread", "knn_acc",
+COLUMNS = ["epoch", "step", "loss", "lr", "images_per_s", "emb_std", "emb_spread", "knn_acc",
            "knn_balanced_acc", "epoch_s", "collapse_warning"]
-#: ``emb_spread`` is the std of the l2-normalised embeddings times sqrt(dim): about 1 when they
-#: spread over the sphere, 0 when they collapse to one point (lightly's
-#: ``std_of_l2_normalized``). Below this the monitor warns.
+#: ``emb_std`` is the standard deviation of the l2-normalised embeddings over the batch,
+#: averaged over their dimensions (lightly's ``std_of_l2_normalized``; ``1/sqrt(dim)`` when
+#: they spread evenly); ``emb_spread`` is it times sqrt(dim): about 1 when they spread over
+#: the sphere, 0 when they collapse to one point. Below this spread the monitor warns.
 COLLAPSE_SPREAD = 0.1
 
 
@@ -116,7 +117,8 @@ class Monitor(L.Callback):
             "epoch": trainer.current_epoch, "step": trainer.global_step,
             "loss": float(metrics.get("epoch_loss", float("nan"))),
             "lr": trainer.optimizers[0].param_groups[0]["lr"],
-            "images_per_s": self._images / max(elapsed, 1e-9), "emb_spread": spread,
+            "images_per_s": self._images / max(elapsed, 1e-9),
+            "emb_std": float(metrics.get("emb_std", float("nan"))), "emb_spread": spread,
             "knn_acc": float("nan"), "knn_balanced_acc": float("nan"), "epoch_s": elapsed,
             "collapse_warning": bool(spread < COLLAPSE_SPREAD),
         }
