@@ -118,8 +118,8 @@ def run_pretrain(data: PrepareConfig, config: PretrainConfig, out: Path, resume:
         _write_run(out, resolved, cache, status="running")
         if tell is not None:
             tell(f"pretraining {config.method} ({config.backbone}, ops {config.ops}) on "
-                f"{len(train_rows)} {cache.manifest.name} train images at "
-                f"{data.preprocess.size} px for {config.epochs} epochs -> {out}")
+                 f"{len(train_rows)} {cache.manifest.name} train images at "
+                 f"{data.preprocess.size} px for {config.epochs} epochs -> {out}")
     try:
         trainer.fit(method, datamodule=datamodule, ckpt_path=str(ckpt) if resume else None)
     except (KeyboardInterrupt, SystemExit) as exc:  # Ctrl-C or SIGTERM: Lightning exits
