@@ -152,7 +152,7 @@ def test_unknown_optimizer(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", METHODS)
-def test_nan_loss_raises_training_error(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_nan_loss_raises_training_error(name: str) -> None:
     """A NaN loss stops training at the next step's end or at the epoch's end, whichever comes
     first, with a TrainingError that says nan and points to the checkpoints; finite losses
     pass."""
@@ -170,7 +170,7 @@ def test_nan_loss_raises_training_error(name: str, monkeypatch: pytest.MonkeyPat
     m.on_train_epoch_end()  # nothing pending any more
 
 
-def test_infinite_loss_raises_training_error(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_infinite_loss_raises_training_error() -> None:
     """An infinite loss is caught by the same guard."""
     m = tiny_method("simclr")
     with pytest.raises(TrainingError, match="inf"):
