@@ -86,17 +86,14 @@ def run_pretrain(data: PrepareConfig, config: PretrainConfig, out: Path, resume:
     ckpt = out / CKPT_DIR / LAST_CKPT
     if primary:
         _check_folder(out, resolved, resume, ckpt)
-    method_probe = build_method(config, 1)  # fail on a bad name or spec before data work
-    del method_probe
-    cache = build_cache(load_dataset(data.data.dataset, data.data.options), data.preprocess,
-                        progress=progress if progress is not None else sys.stderr.isatty(),
-                        resolved=config_to_dict(data))
-    train_rows = cache.split_indices("train")
-    check_batch(len(train_rows), config.batch_size, config.devices * config.num_nodes,
-                cache.manifest.name)
-    L.seed_everything(config.seed, workers=True, verbose=False)
     world = config.devices * config.num_nodes
-    method = build_method(config, world)
+    progress = progress if progress is not None else sys.stderr.isatty()
+    L.seed_everything(config.seed, workers=True, verbose=False)
+    method = build_method(config, world)  # a bad name or spec fails before any data work
+    cache = build_cache(load_dataset(data.data.dataset, data.data.options), data.preprocess,
+                        progress=progress, resolved=config_to_dict(data))
+    train_rows = cache.split_indices("train")
+    check_batch(len(train_rows), config.batch_size, world, cache.manifest.name)
     datamodule = CacheDataModule(cache.images, train_rows, config.batch_size, seed=config.seed,
                                  workers=config.workers, name=cache.manifest.name)
     info = {"image_size": data.preprocess.size, "clahe": data.preprocess.clahe,
@@ -111,7 +108,7 @@ def run_pretrain(data: PrepareConfig, config: PretrainConfig, out: Path, resume:
         strategy=_strategy(config), precision=choose_precision(config),
         max_epochs=config.epochs,
         callbacks=[monitor, *callbacks, checkpoint], logger=False,
-        enable_progress_bar=progress if progress is not None else sys.stderr.isatty(),
+        enable_progress_bar=progress,
         enable_model_summary=False, num_sanity_val_steps=0, log_every_n_steps=1,
         use_distributed_sampler=False, default_root_dir=out)
     if primary:
