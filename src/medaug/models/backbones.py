@@ -67,6 +67,16 @@ def feature_dim(module: nn.Module) -> int:
     return int(dim)
 
 
+def recipe(name: str) -> str:
+    """The code that builds backbone ``name`` without medaug (saved beside every encoder)."""
+    if name.startswith("timm:"):
+        return f"timm.create_model({name.removeprefix('timm:')!r}, in_chans=1, num_classes=0)"
+    base, small = (name.removesuffix("-small"), True) if name.endswith("-small") else (name, False)
+    stem = ("torch.nn.Conv2d(1, 64, 3, 1, 1, bias=False); m.maxpool = torch.nn.Identity()"
+            if small else "torch.nn.Conv2d(1, 64, 7, 2, 3, bias=False)")
+    return f"m = torchvision.models.{base}(); m.conv1 = {stem}; m.fc = torch.nn.Identity()"
+
+
 def last_conv_block(module: nn.Module) -> nn.Module:
     """The last convolutional block (Grad-CAM's usual target layer)."""
     if isinstance(module, ResNet):

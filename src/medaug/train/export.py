@@ -16,22 +16,10 @@ import torch
 from torch import nn
 
 from medaug.errors import MedaugError, TrainingError
-from medaug.models.backbones import create_backbone, feature_dim
+from medaug.models.backbones import create_backbone, feature_dim, recipe
 
 ENCODER_FILE = "encoder.pt"
 ENCODER_INFO = "encoder.json"
-
-_RECIPES = {
-    "resnet18": "m = torchvision.models.resnet18(); m.conv1 = torch.nn.Conv2d(1, 64, 7, 2, 3, "
-                "bias=False); m.fc = torch.nn.Identity()",
-    "resnet50": "m = torchvision.models.resnet50(); m.conv1 = torch.nn.Conv2d(1, 64, 7, 2, 3, "
-                "bias=False); m.fc = torch.nn.Identity()",
-    "resnet18-small": "m = torchvision.models.resnet18(); m.conv1 = torch.nn.Conv2d(1, 64, 3, 1, "
-                      "1, bias=False); m.maxpool = torch.nn.Identity(); m.fc = torch.nn.Identity()",
-    "resnet50-small": "m = torchvision.models.resnet50(); m.conv1 = torch.nn.Conv2d(1, 64, 3, 1, "
-                      "1, bias=False); m.maxpool = torch.nn.Identity(); m.fc = torch.nn.Identity()",
-}
-
 
 def export_encoder(backbone: nn.Module, folder: Path, name: str, **info: Any) -> Path:
     """Write ``folder/encoder.pt`` (CPU ``state_dict``) and ``folder/encoder.json``
@@ -45,8 +33,7 @@ def export_encoder(backbone: nn.Module, folder: Path, name: str, **info: Any) ->
     stem = next((m for m in backbone.modules() if isinstance(m, nn.Conv2d)), None)
     meta = {**info, "backbone": name, "in_chans": stem.in_channels if stem is not None else 1,
             "feature_dim": feature_dim(backbone),
-            "torchvision": _RECIPES.get(name, f"timm.create_model({name.removeprefix('timm:')!r}"
-                                              ", in_chans=1, num_classes=0)")}
+            "torchvision": recipe(name)}
     write_json(folder / ENCODER_INFO, meta)
     return path
 
