@@ -87,6 +87,24 @@ def check_range(name: str, value: tuple[float, float], low: float, high: float) 
                            f"got {value}")
 
 
+def box_ranges(op: str, names: tuple[str, str], size: float | tuple[float, float],
+               aspect: float | tuple[float, float]) -> tuple[tuple[float, float],
+                                                           tuple[float, float]]:
+    """A random box's ranges: ``size`` (a fraction of the image area, in ``(0, 1]``) and
+    ``aspect`` (``0 < lo <= hi``), named ``names`` in the messages of op ``op``.
+
+    Raises:
+        AugmentError: either range is invalid (the message quotes the value as given).
+    """
+    size_range, aspect_range = as_range(size), as_range(aspect)
+    check_range(f"{op}: {names[0]}", size_range, 0.0, 1.0)
+    if size_range[0] <= 0.0:
+        raise AugmentError(f"{op}: {names[0]} must be above 0, got {size}")
+    if not 0.0 < aspect_range[0] <= aspect_range[1]:
+        raise AugmentError(f"{op}: {names[1]} must be a range 0 < lo <= hi, got {aspect}")
+    return size_range, aspect_range
+
+
 def as_range(value: float | tuple[float, float] | list[float], symmetric: bool = False
              ) -> tuple[float, float]:
     """``0.2 -> (-0.2, 0.2)`` when ``symmetric`` else ``(0.2, 0.2)``; pairs pass through."""

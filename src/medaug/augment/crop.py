@@ -8,10 +8,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from medaug.augment.base import Op, Params, as_range, check_range, on_applied, on_host, uniform
+from medaug.augment.base import Op, Params, box_ranges, on_applied, on_host, uniform
 from medaug.augment.geometry import axis_grid, base_coords
 from medaug.augment.registry import register_op
-from medaug.errors import AugmentError
 
 
 @register_op("crop")
@@ -34,12 +33,7 @@ class Crop(Op):
     def __init__(self, scale: float | tuple[float, float] = (0.5, 1.0),
                  ratio: float | tuple[float, float] = (3 / 4, 4 / 3), p: float = 1.0) -> None:
         super().__init__(p)
-        self.scale, self.ratio = as_range(scale), as_range(ratio)
-        check_range("crop: scale", self.scale, 0.0, 1.0)
-        if self.scale[0] <= 0.0:
-            raise AugmentError(f"crop: scale must be above 0, got {scale}")
-        if not 0.0 < self.ratio[0] <= self.ratio[1]:
-            raise AugmentError(f"crop: ratio must be a range 0 < lo <= hi, got {ratio}")
+        self.scale, self.ratio = box_ranges("crop", ("scale", "ratio"), scale, ratio)
 
     def sample_params(self, batch: int, height: int, width: int, generator: torch.Generator
                       ) -> Params:

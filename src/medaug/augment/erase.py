@@ -7,9 +7,8 @@ import math
 import torch
 from torch import Tensor
 
-from medaug.augment.base import Op, Params, as_range, check_range, uniform
+from medaug.augment.base import Op, Params, box_ranges, uniform
 from medaug.augment.registry import register_op
-from medaug.errors import AugmentError
 
 
 @register_op("erase")
@@ -34,12 +33,7 @@ class Erase(Op):
                  aspect: float | tuple[float, float] = (0.3, 3.3), value: float = 0.0,
                  p: float = 0.5) -> None:
         super().__init__(p)
-        self.area, self.aspect = as_range(area), as_range(aspect)
-        check_range("erase: area", self.area, 0.0, 1.0)
-        if self.area[0] <= 0.0:
-            raise AugmentError(f"erase: area must be above 0, got {area}")
-        if not 0.0 < self.aspect[0] <= self.aspect[1]:
-            raise AugmentError(f"erase: aspect must be a range 0 < lo <= hi, got {aspect}")
+        self.area, self.aspect = box_ranges("erase", ("area", "aspect"), area, aspect)
         self.value = float(value)
 
     def sample_params(self, batch: int, height: int, width: int, generator: torch.Generator
