@@ -33,13 +33,17 @@ def available_backbones() -> list[str]:
     return sorted([*_TORCHVISION, *(f"{n}-small" for n in _TORCHVISION)])
 
 
-def create_backbone(name: str, in_chans: int = 1) -> nn.Module:
+def create_backbone(name: str, in_chans: int = 1, seed: int | None = None) -> nn.Module:
     """A randomly initialised backbone; ``module(x)`` maps ``(B, in_chans, H, W)`` to
-    ``(B, feature_dim(module))``.
+    ``(B, feature_dim(module))``. With ``seed``, torch's global generator is seeded with it
+    first, so the same name and seed give the same weights (the random-init baseline of a
+    pretraining run with that seed).
 
     Raises:
         ConfigError: an unknown name, or a timm model timm cannot build.
     """
+    if seed is not None:
+        torch.manual_seed(seed)
     if name.startswith("timm:"):
         return _timm(name.removeprefix("timm:"), in_chans)
     base, small = (name.removesuffix("-small"), True) if name.endswith("-small") else (name, False)

@@ -171,7 +171,8 @@ def build_method(config: PretrainConfig, world: int) -> SSLMethod:
     views = TwoViews(build_pipeline(config.ops),
                      build_pipeline(config.ops2) if config.ops2 else None)
     base: dict[str, Any] = {
-        "backbone": create_backbone(config.backbone), "views": views, "seed": config.seed,
+        "backbone": create_backbone(config.backbone, seed=config.seed), "views": views,
+        "seed": config.seed,
         "optim": OptimConfig(config.optimizer, config.lr, config.weight_decay,
                              config.warmup_epochs)}
     extra: dict[str, Any] = {}
