@@ -29,7 +29,8 @@ bench_app = typer.Typer(help="Benchmarks that print ratios measured side by side
 app.add_typer(data_app, name="data")
 app.add_typer(augment_app, name="augment")
 app.add_typer(bench_app, name="bench")
-console = Console()
+# Tables stay readable when the output goes to a file or a CI log (rich would wrap at 80).
+console = Console(width=None if sys.stdout.isatty() else 200)
 F = TypeVar("F", bound=Callable[..., Any])
 
 DataOpt = Annotated[str, typer.Option("--data", "-d", help="Preset (pneumoniamnist, knee, "
@@ -237,6 +238,167 @@ def pretrain(
                           out, resume=resume, say=console.print)
     console.print(f"finished in {result.seconds:.0f} s: {out}/encoder.pt, metrics in "
                   f"{out}/metrics.csv")
+
+
+_DATA_KEYS: dict[str, tuple[str, str]] = {
+    **{k: v for k, v in _CONFIG_KEYS.items() if k != "seed"}, "split_seed": ("data", "seed")}
+
+
+def _run_data_config(ctx: typer.Context, config: Path | None, folders: list[str]
+                     ) -> PrepareConfig:
+    """The data and preprocessing to evaluate on: the ``--config`` file, else those saved in
+    the first run folder among ``folders`` (so a probe sees what pretraining saw), else the
+    defaults; options given on the command line override them."""
+    import json
+
+    from medaug.config import config_from_dict, load_raw
+
+    base = load_raw(config) if config is not None else None
+    source = str(config) if config else "command line"
+    if base is None:
+        for folder in folders:
+            run = Path(folder) / "run.json"
+            if run.is_file():
+                saved = json.loads(run.read_text()).get("config") or {}
+                base = {k: saved[k] for k in ("data", "preprocess") if k in saved}
+                source = str(run)
+                break
+    return config_from_dict(_overlay(ctx, base, _DATA_KEYS), source)
+
+
+@app.command()
+@friendly
+def probe(
+    ctx: typer.Context,
+    encoder: Annotated[list[str], typer.Option("--encoder", "-e", help="Run folder of `medaug "
+                       "pretrain`/`supervised`, random:<backbone>[@seed] or "
+                       "imagenet:resnet18|resnet50 (repeatable)")],
+    data: DataOpt = "pneumoniamnist", size: SizeOpt = 64, clahe: ClaheOpt = True,
+    clip_limit: ClipOpt = 2.0, tile_grid: TileOpt = 8,
+    label_fractions: Annotated[str, typer.Option(help="Fractions of the training labels, e.g. "
+                               "0.01,0.1,1.0 (patient-grouped, both classes kept)")] = "1.0",
+    seeds: Annotated[int, typer.Option(help="Label subsets drawn per fraction below 1")] = 3,
+    probes: Annotated[str, typer.Option("--probes", help="logistic, knn or logistic,knn")] =
+        "logistic,knn",
+    knn_k: Annotated[int, typer.Option(help="Neighbours of the kNN probe")] = 20,
+    class_weight: Annotated[str, typer.Option(help="none or balanced (logistic probe)")] =
+        "none",
+    threshold: Annotated[str, typer.Option(help="youden (chosen on val) or a fixed "
+                         "probability")] = "youden",
+    bootstrap: Annotated[int, typer.Option(help="Patient-level bootstrap replicates")] = 1000,
+    random_baseline: Annotated[bool, typer.Option("--random-baseline/--no-random-baseline",
+                               help="Also probe each run's backbone randomly initialised with "
+                               "the run's seed, and compare")] = True,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda (feature extraction)")] =
+        "auto",
+    out: Annotated[Path, typer.Option(help="Evaluation folder to write")] = Path("runs/probe"),
+    classes: ClassesOpt = None, exclude: ExcludeOpt = None, patient_regex: RegexOpt = None,
+    body_part: PartOpt = None,
+    split_seed: Annotated[int, typer.Option(help="Seed of the patient-grouped split")] = 0,
+    val: ValOpt = 0.15, test: TestOpt = 0.15, config: ConfigOpt = None,
+) -> None:
+    """Freeze encoders, fit logistic-regression and kNN probes on the labels, and report test
+    metrics with patient-level 95% confidence intervals (data and preprocessing default to
+    those the first run was trained on)."""
+    from medaug.evaluate.fractions import parse_fractions
+    from medaug.evaluate.linear_eval import ProbeConfig, run_probe
+    from medaug.evaluate.report import print_comparisons, print_summary
+
+    settings = ProbeConfig(
+        fractions=parse_fractions(label_fractions), seeds=seeds,
+        probes=tuple(p.strip() for p in probes.split(",") if p.strip()), knn_k=knn_k,
+        class_weight=None if class_weight.lower() == "none" else class_weight,
+        threshold=threshold, bootstrap=bootstrap, random_baseline=random_baseline,
+        device=device)
+    resolved = _run_data_config(ctx, config, encoder)
+    result = run_probe(resolved, encoder, settings, out, say=console.print)
+    print_summary(console, result.summary, title=f"test split of {resolved.data.dataset}")
+    print_comparisons(console, result.comparisons)
+    console.print(f"wrote {out}/ (evaluation.json, metrics.csv, summary.csv, predictions.csv, "
+                  f"comparisons.csv) in {result.seconds:.0f} s")
+
+
+@app.command()
+@friendly
+def supervised(
+    ctx: typer.Context,
+    data: DataOpt = "pneumoniamnist", size: SizeOpt = 64, clahe: ClaheOpt = True,
+    clip_limit: ClipOpt = 2.0, tile_grid: TileOpt = 8,
+    backbone: Annotated[str, typer.Option(help="Backbone (as for pretrain)")] = "resnet18",
+    ops: Annotated[str, typer.Option(help="Training augmentation spec ('none' for none)")] =
+        "crop+rotate+flip+blur+intensity",
+    epochs: Annotated[int, typer.Option(help="Epochs over the full train split (label "
+                      "fractions train as many steps)")] = 30,
+    batch_size: Annotated[int, typer.Option(help="Images per step")] = 64,
+    optimizer: Annotated[str, typer.Option(help="adamw or sgd")] = "adamw",
+    lr: Annotated[float | None, typer.Option(help="Peak learning rate (default 1e-3 adamw, "
+                  "0.1 sgd), cosine decay")] = None,
+    weight_decay: Annotated[float, typer.Option(help="Weight decay")] = 1e-4,
+    class_weight: Annotated[str, typer.Option(help="none or balanced")] = "none",
+    label_fractions: Annotated[str, typer.Option(help="Fractions of the training labels, e.g. "
+                               "0.01,0.1,1.0")] = "1.0",
+    seeds: Annotated[int, typer.Option(help="Label subsets per fraction below 1")] = 3,
+    seed: Annotated[int, typer.Option(help="Seed of initialisation, order and "
+                    "augmentation")] = 0,
+    accelerator: Annotated[str, typer.Option(help="auto, cpu or gpu")] = "auto",
+    precision: Annotated[str, typer.Option(help="auto or a Lightning precision")] = "auto",
+    workers: Annotated[int, typer.Option(help="DataLoader workers")] = 0,
+    threshold: Annotated[str, typer.Option(help="youden (chosen on val) or a fixed "
+                         "probability")] = "youden",
+    bootstrap: Annotated[int, typer.Option(help="Patient-level bootstrap replicates")] = 1000,
+    name: Annotated[str, typer.Option(help="Model name in the tables")] = "supervised",
+    out: Annotated[Path, typer.Option(help="Run folder to write")] = Path("runs/supervised"),
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an unfinished run")] =
+        False,
+    classes: ClassesOpt = None, exclude: ExcludeOpt = None, patient_regex: RegexOpt = None,
+    body_part: PartOpt = None,
+    split_seed: Annotated[int, typer.Option(help="Seed of the patient-grouped split")] = 0,
+    val: ValOpt = 0.15, test: TestOpt = 0.15, config: ConfigOpt = None,
+) -> None:
+    """Train the supervised baseline end to end on the labels and report its test metrics
+    with patient-level 95% confidence intervals."""
+    from medaug.evaluate.fractions import parse_fractions
+    from medaug.evaluate.report import print_summary
+    from medaug.evaluate.supervised_run import SupervisedConfig, run_supervised_grid
+
+    _quiet_lightning()
+    settings = SupervisedConfig(
+        backbone=backbone, ops=ops, epochs=epochs, batch_size=batch_size, optimizer=optimizer,
+        lr=lr, weight_decay=weight_decay,
+        class_weight=None if class_weight.lower() == "none" else class_weight, seed=seed,
+        accelerator=accelerator, precision=precision, workers=workers, threshold=threshold,
+        bootstrap=bootstrap)
+    resolved = _run_data_config(ctx, config, [])
+    result = run_supervised_grid(resolved, settings, out, parse_fractions(label_fractions),
+                                 seeds, name=name, resume=resume, say=console.print)
+    print_summary(console, result.summary, title=f"test split of {resolved.data.dataset}")
+    console.print(f"wrote {out}/ in {result.seconds:.0f} s")
+
+
+@app.command("compare")
+@friendly
+def compare_cmd(
+    a: Annotated[str, typer.Argument(help="Evaluation folder (of probe or supervised), "
+                 "optionally FOLDER::MODEL")],
+    b: Annotated[str, typer.Argument(help="The other one")],
+    probe: Annotated[str | None, typer.Option(help="Probe to compare (default: logistic where "
+                     "there is one, else the folder's only one)")] = None,
+    fraction: Annotated[float, typer.Option(help="Label fraction")] = 1.0,
+    seed: Annotated[int | None, typer.Option(help="Label-subset seed (default: the first)")] =
+        None,
+    bootstrap: Annotated[int, typer.Option(help="Paired bootstrap replicates")] = 2000,
+    out: Annotated[Path | None, typer.Option(help="CSV to write the comparison to")] = None,
+) -> None:
+    """AUROC difference of two evaluated models on the same test images, with a paired
+    patient-level bootstrap 95% interval and p-value."""
+    from medaug.evaluate.compare import compare
+    from medaug.evaluate.record import write_table
+    from medaug.evaluate.report import print_comparisons
+
+    table = compare(a, b, probe=probe, fraction=fraction, seed=seed, n_boot=bootstrap)
+    print_comparisons(console, table)
+    if out is not None:
+        console.print(f"wrote {write_table(out, table)}")
 
 
 def _quiet_lightning() -> None:

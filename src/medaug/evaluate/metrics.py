@@ -95,5 +95,14 @@ def choose_threshold(rule: str | float, labels: np.ndarray, probs: np.ndarray) -
     return value
 
 
+def valid_threshold_rule(rule: str | float) -> bool:
+    """Whether :func:`choose_threshold` accepts ``rule``."""
+    try:
+        choose_threshold(rule, np.array([0, 1]), np.array([0.2, 0.8]))
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
 def _mean2(a: float, b: float) -> float:
     return (a + b) / 2 if not (np.isnan(a) or np.isnan(b)) else float("nan")

@@ -1,0 +1,297 @@
+"""``medaug probe``: freeze encoders, fit probes on the training labels (or a fraction of them),
+score the test split with patient-level confidence intervals, and compare each encoder with
+the same backbone randomly initialised with the same seed.
+
+Every encoder's features of the whole cache are extracted once and kept on disk (keyed by its
+weights and the data's fingerprint, :func:`medaug.evaluate.features.cached_features`); probes
+are cheap after that. The regularisation strength and the decision threshold come from the
+validation split, never from the test split.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from medaug.config import PrepareConfig, config_to_dict
+from medaug.data.cache import build_cache
+from medaug.data.datasets import load_dataset
+from medaug.errors import ConfigError, DataError
+from medaug.evaluate.encoders import Encoder, MissingWeights, load_encoder_spec
+from medaug.evaluate.features import cached_features
+from medaug.evaluate.fractions import label_fraction
+from medaug.evaluate.metrics import valid_threshold_rule
+from medaug.evaluate.probe import fit_logistic_probe, knn_probe
+from medaug.evaluate.record import (
+    COMPARISONS_FILE,
+    METRICS_FILE,
+    PREDICTIONS_FILE,
+    SUMMARY_FILE,
+    write_record,
+    write_table,
+)
+from medaug.evaluate.scoring import (
+    COMPARISON_COLUMNS,
+    METRIC_COLUMNS,
+    PREDICTION_COLUMNS,
+    empty_frame,
+    paired_rows,
+    score,
+    summarise,
+)
+
+PROBES = ("logistic", "knn")
+
+
+@dataclass(frozen=True)
+class ProbeConfig:
+    """How encoders are evaluated.
+
+    Args:
+        fractions: label fractions of the training split (patient-grouped, stratified).
+        seeds: subsets drawn per fraction below 1 (the full set is one subset: seed 0).
+        probes: ``logistic`` and/or ``knn``.
+        knn_k: neighbours of the kNN probe.
+        class_weight: ``None`` or ``"balanced"`` for the logistic probe.
+        threshold: ``"youden"`` (chosen on val) or a fixed probability.
+        bootstrap: replicates of the patient-level bootstrap; ``ci``: interval coverage.
+        random_baseline: also evaluate each run's backbone randomly initialised with the run's
+            seed, and compare against it.
+        batch_size, device: of the feature extraction (``auto``: CUDA when there is one).
+        seed: seed of the bootstrap.
+    """
+
+    fractions: tuple[float, ...] = (1.0,)
+    seeds: int = 1
+    probes: tuple[str, ...] = PROBES
+    knn_k: int = 20
+    class_weight: str | None = None
+    threshold: str = "youden"
+    bootstrap: int = 1000
+    ci: float = 0.95
+    random_baseline: bool = True
+    batch_size: int = 256
+    device: str = "auto"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        bad = []
+        if not self.fractions or any(not 0 < f <= 1 for f in self.fractions):
+            bad.append(f"fractions must lie in (0, 1], got {self.fractions}")
+        if self.seeds < 1:
+            bad.append(f"seeds must be at least 1, got {self.seeds}")
+        unknown = [p for p in self.probes if p not in PROBES]
+        if unknown or not self.probes:
+            bad.append(f"probes must be among {', '.join(PROBES)}, got {self.probes}")
+        if self.class_weight not in (None, "balanced"):
+            bad.append(f"class_weight must be None or 'balanced', got {self.class_weight!r}")
+        if self.bootstrap < 100:
+            bad.append(f"bootstrap needs at least 100 replicates, got {self.bootstrap}")
+        if not 0.5 < self.ci < 1:
+            bad.append(f"ci must lie in (0.5, 1), got {self.ci}")
+        if self.knn_k < 1:
+            bad.append(f"knn_k must be at least 1, got {self.knn_k}")
+        if not valid_threshold_rule(self.threshold):
+            bad.append(f"threshold must be 'youden' or a probability in (0, 1), got "
+                       f"{self.threshold!r}")
+        if bad:
+            raise ConfigError("probe: " + "; ".join(bad))
+
+
+@dataclass
+class ProbeResult:
+    """The tables an evaluation wrote (see :mod:`medaug.evaluate.record`)."""
+
+    folder: Path
+    predictions: pd.DataFrame
+    metrics: pd.DataFrame
+    summary: pd.DataFrame
+    comparisons: pd.DataFrame
+    seconds: float
+
+
+def resolve_encoders(specs: Sequence[str], random_baseline: bool,
+                     say: Callable[[str], None] | None = None) -> list[Encoder]:
+    """Load every spec (ImageNet weights that are not here are skipped with a message), then
+    add the random-init twin of each run folder's backbone and seed.
+
+    Raises:
+        ConfigError: no spec, two encoders with one name, or nothing left to evaluate.
+    """
+    if not specs:
+        raise ConfigError("probe: give at least one --encoder")
+    encoders: list[Encoder] = []
+    for spec in specs:
+        try:
+            encoders.append(load_encoder_spec(spec))
+        except MissingWeights as exc:
+            if say is not None:
+                say(f"skipped {spec}: {exc}")
+    if not encoders:
+        raise ConfigError("probe: none of the encoders could be loaded (see the messages "
+                          "above)")
+    if random_baseline:
+        by_sha = {e.sha256: e for e in encoders}
+        for enc in list(encoders):
+            twin = random_twin_spec(enc)
+            if twin is None:
+                continue
+            baseline = load_encoder_spec(twin, name=f"random-init({twin.split(':', 1)[1]})")
+            # the same weights given by the user (e.g. "random:resnet18" for seed 0) count
+            baseline = by_sha.setdefault(baseline.sha256, baseline)
+            if not any(baseline is e for e in encoders):
+                encoders.append(baseline)
+            enc.info["random_twin"] = baseline.name
+    names = [e.name for e in encoders]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ConfigError(f"probe: two encoders are both called {dupes[0]!r}; give run folders "
+                          "with different names")
+    return encoders
+
+
+def random_twin_spec(encoder: Encoder) -> str | None:
+    """``random:<backbone>@<seed>`` of a run folder's encoder (its starting point), or
+    ``None`` for encoders that are not from a run."""
+    run = encoder.info.get("run_config") or {}
+    meta = encoder.info.get("encoder") or {}
+    backbone = meta.get("backbone")
+    section = run.get("pretrain") or run.get("supervised") or {}
+    if backbone is None or "seed" not in section:
+        return None
+    return f"random:{backbone}@{int(section['seed'])}"
+
+
+def run_probe(data: PrepareConfig, specs: Sequence[str], config: ProbeConfig, out: Path,
+              say: Callable[[str], None] | None = print) -> ProbeResult:
+    """Evaluate the encoders of ``specs`` on ``data`` and write an evaluation folder ``out``.
+
+    Raises:
+        ConfigError: a bad spec or setting (before any data work).
+        DataError: a split without images, or without both classes where a probe needs them.
+    """
+    started = time.perf_counter()
+    encoders = resolve_encoders(specs, config.random_baseline, say)
+    cache = build_cache(load_dataset(data.data.dataset, data.data.options), data.preprocess,
+                        progress=False, resolved=config_to_dict(data))
+    frame = cache.manifest.frame
+    rows = {s: cache.split_indices(s) for s in ("train", "val", "test")}
+    for split, idx in rows.items():
+        if len(idx) == 0:
+            raise DataError(f"{cache.manifest.name}: the {split} split is empty; a probe needs "
+                            "train, val and test images")
+        if len(np.unique(frame["label"].to_numpy()[idx])) < 2:
+            raise DataError(f"{cache.manifest.name}: the {split} split has one class only; a "
+                            "probe needs both")
+    device = _device(config.device)
+    preds: list[pd.DataFrame] = []
+    for enc in encoders:
+        _warn_preprocessing(enc, data, say)
+        enc.module.to(device)
+        feats, reused = cached_features(enc.module, enc.sha256, cache.images, cache.fingerprint,
+                                        config.batch_size, device)
+        enc.module.cpu()
+        if say is not None:
+            say(f"{enc.name}: features {feats.shape[1]}-d of {len(feats)} images "
+                f"({'from the feature cache' if reused else 'extracted'})")
+        preds.extend(probe_encoder(enc.name, feats, frame, rows, config))
+    predictions = pd.concat(preds, ignore_index=True)[list(PREDICTION_COLUMNS)]
+    metrics = _score_all(predictions, config)
+    comparisons = _compare_all(predictions, encoders, config)
+    summary = summarise(metrics)
+    out = Path(out)
+    write_table(out / PREDICTIONS_FILE, predictions)
+    write_table(out / METRICS_FILE, metrics)
+    write_table(out / SUMMARY_FILE, summary)
+    write_table(out / COMPARISONS_FILE, comparisons)
+    seconds = time.perf_counter() - started
+    write_record(out, {
+        "kind": "probe", "config": {**config_to_dict(data), "probe": dataclasses.asdict(config)},
+        "data": {"name": cache.manifest.name, "fingerprint": cache.fingerprint,
+                 "cache": str(cache.root), "images": {s: len(r) for s, r in rows.items()}},
+        "models": {e.name: {"spec": e.spec, "weights_sha256": e.sha256, **e.info}
+                   for e in encoders},
+        "seconds": round(seconds, 2),
+        "notes": ["threshold and C chosen on the full val split; metrics on test",
+                  "intervals: percentile bootstrap over test patients",
+                  "fraction 1.0 is one subset (seed 0); smaller fractions draw `seeds` subsets"]})
+    return ProbeResult(out, predictions, metrics, summary, comparisons, seconds)
+
+
+def probe_encoder(name: str, feats: np.ndarray, frame: pd.DataFrame,
+                  rows: dict[str, np.ndarray], config: ProbeConfig) -> list[pd.DataFrame]:
+    """Prediction tables of every probe, label fraction and seed of one encoder's features
+    ``(N, D)`` (rows of ``frame``, the cache's Manifest)."""
+    labels = frame["label"].to_numpy().astype(int)
+    train = rows["train"]
+    out = []
+    for fraction in config.fractions:
+        for seed in range(config.seeds if fraction < 1 else 1):
+            pick = train[label_fraction(frame.iloc[train], fraction, seed)]
+            for kind in config.probes:
+                probs = {}
+                if kind == "logistic":
+                    model = fit_logistic_probe(feats[pick], labels[pick], feats[rows["val"]],
+                                               labels[rows["val"]],
+                                               class_weight=config.class_weight, seed=seed)
+                    for split in ("val", "test"):
+                        probs[split] = model.predict_proba(feats[rows[split]])
+                else:
+                    for split in ("val", "test"):
+                        probs[split] = knn_probe(feats[pick], labels[pick], feats[rows[split]],
+                                                 k=config.knn_k)
+                for split in ("val", "test"):
+                    idx = rows[split]
+                    out.append(pd.DataFrame({
+                        "model": name, "probe": kind, "fraction": fraction, "seed": seed,
+                        "split": split, "row": idx,
+                        "patient_id": frame["patient_id"].to_numpy()[idx],
+                        "study_id": frame["study_id"].to_numpy()[idx],
+                        "label": labels[idx], "prob": probs[split]}))
+    return out
+
+
+def _score_all(predictions: pd.DataFrame, config: ProbeConfig) -> pd.DataFrame:
+    rows: list[dict] = []
+    for _, group in predictions.groupby(["model", "probe", "fraction", "seed"], sort=False):
+        rows.extend(score(group, config.threshold, config.bootstrap, config.seed, config.ci))
+    return pd.DataFrame(rows, columns=list(METRIC_COLUMNS))
+
+
+def _compare_all(predictions: pd.DataFrame, encoders: list[Encoder], config: ProbeConfig
+                 ) -> pd.DataFrame:
+    rows: list[dict] = []
+    for enc in encoders:
+        twin = enc.info.get("random_twin")
+        if twin is not None:
+            rows.extend(paired_rows(predictions, enc.name, twin,
+                                    n_boot=max(config.bootstrap, 1000), seed=config.seed,
+                                    level_ci=config.ci))
+    if not rows:
+        return empty_frame(COMPARISON_COLUMNS)
+    return pd.DataFrame(rows, columns=list(COMPARISON_COLUMNS))
+
+
+def _warn_preprocessing(enc: Encoder, data: PrepareConfig,
+                        say: Callable[[str], None] | None) -> None:
+    meta = enc.info.get("encoder") or {}
+    size, clahe = meta.get("image_size"), meta.get("clahe")
+    pre = data.preprocess
+    if say is not None and size is not None and (size != pre.size or clahe != pre.clahe):
+        say(f"note: {enc.name} was trained at {size} px with CLAHE {clahe}; evaluating at "
+            f"{pre.size} px with CLAHE {pre.clahe}")
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError("probe: --device cuda, but no CUDA device is available")
+    return torch.device(name)

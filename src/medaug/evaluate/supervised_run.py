@@ -1,0 +1,300 @@
+"""``medaug supervised``: train the supervised baseline on the labels (or a label fraction) and
+score it on the test split like a probe (same thresholds from val, same intervals).
+
+One run folder per (label fraction, seed)::
+
+    run.json            resolved config, data fingerprint, status (running/finished/failed)
+    train_metrics.csv   per validation pass: epoch, step, train loss, val AUROC
+    encoder.pt/.json    the backbone at the best val AUROC (loads like a pretraining encoder)
+    head.pt             its linear head
+    checkpoints/last.ckpt   for --resume
+    evaluation.json, predictions.csv, metrics.csv, summary.csv   its test evaluation
+
+With several fractions or seeds, each run is a subfolder ``f<fraction>-s<seed>`` of ``--out``
+(finished ones are kept and reused) and ``--out`` holds the evaluation of all of them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import pandas as pd
+import torch
+
+from medaug.augment.pipeline import build_pipeline
+from medaug.config import DEFAULT_PRETRAIN_OPS, PrepareConfig, config_to_dict
+from medaug.data.cache import CachedDataset, build_cache
+from medaug.data.datasets import load_dataset
+from medaug.errors import ConfigError, DataError, TrainingError
+from medaug.evaluate.features import extract_features
+from medaug.evaluate.fractions import label_fraction
+from medaug.evaluate.metrics import valid_threshold_rule
+from medaug.evaluate.record import (
+    METRICS_FILE,
+    PREDICTIONS_FILE,
+    SUMMARY_FILE,
+    write_record,
+    write_table,
+)
+from medaug.evaluate.scoring import METRIC_COLUMNS, PREDICTION_COLUMNS, score, summarise
+from medaug.evaluate.supervised import LabelledData, SupervisedClassifier, load_head
+from medaug.methods.base import OptimConfig
+from medaug.models.backbones import create_backbone
+from medaug.train.export import load_encoder, write_json
+
+RUN_FILE = "run.json"
+TRAIN_LOG = "train_metrics.csv"
+CKPT = Path("checkpoints") / "last.ckpt"
+
+
+@dataclass(frozen=True)
+class SupervisedConfig:
+    """The supervised baseline's settings.
+
+    ``epochs`` are epochs over the *full* training split: a label fraction trains for the same
+    number of optimiser steps (more epochs over fewer images), so every fraction gets the same
+    budget. ``class_weight="balanced"`` weighs abnormal images by ``n_normal / n_abnormal``.
+    """
+
+    backbone: str = "resnet18"
+    ops: str = DEFAULT_PRETRAIN_OPS
+    epochs: int = 30
+    batch_size: int = 64
+    optimizer: str = "adamw"
+    lr: float | None = None  # 1e-3 for adamw, 0.1 for sgd
+    weight_decay: float = 1e-4
+    class_weight: str | None = None
+    seed: int = 0
+    accelerator: str = "auto"
+    precision: str = "auto"
+    workers: int = 0
+    threshold: str = "youden"
+    bootstrap: int = 1000
+
+    #: Fields that only change how a finished run is scored (changing them reuses the run).
+    SCORING = ("threshold", "bootstrap")
+
+    def __post_init__(self) -> None:
+        bad = []
+        for key, low in (("epochs", 1), ("batch_size", 2), ("bootstrap", 100), ("workers", 0)):
+            if getattr(self, key) < low:
+                bad.append(f"{key} must be at least {low}, got {getattr(self, key)}")
+        if self.optimizer not in ("adamw", "sgd"):
+            bad.append(f"optimizer must be adamw or sgd, got {self.optimizer!r}")
+        if self.lr is not None and not self.lr > 0:
+            bad.append(f"lr must be > 0, got {self.lr}")
+        if self.class_weight not in (None, "balanced"):
+            bad.append(f"class_weight must be None or 'balanced', got {self.class_weight!r}")
+        if not valid_threshold_rule(self.threshold):
+            bad.append(f"threshold must be 'youden' or a probability in (0, 1), got "
+                       f"{self.threshold!r}")
+        if bad:
+            raise ConfigError("supervised: " + "; ".join(bad))
+
+
+@dataclass
+class SupervisedResult:
+    """The evaluation of one or several supervised runs."""
+
+    folder: Path
+    predictions: pd.DataFrame
+    metrics: pd.DataFrame
+    summary: pd.DataFrame
+    seconds: float
+
+
+def run_supervised_grid(data: PrepareConfig, config: SupervisedConfig, out: Path,
+                        fractions: tuple[float, ...] = (1.0,), seeds: int = 1,
+                        name: str = "supervised", resume: bool = False,
+                        say: Callable[[str], None] | None = print) -> SupervisedResult:
+    """Train (or reuse) one run per label fraction and subset seed and evaluate them all.
+
+    A single fraction of 1 trains in ``out`` itself; otherwise each run is ``out/f<f>-s<s>``.
+    Finished subfolders are reused, so a crashed grid continues where it stopped.
+    """
+    started = time.perf_counter()
+    build_pipeline(config.ops)  # a bad spec fails before any data work
+    create_backbone(config.backbone)
+    cache = build_cache(load_dataset(data.data.dataset, data.data.options), data.preprocess,
+                        progress=False, resolved=config_to_dict(data))
+    grid = [(f, s) for f in fractions for s in range(seeds if f < 1 else 1)]
+    single = grid == [(1.0, 0)]
+    preds = []
+    for fraction, subset in grid:
+        folder = Path(out) if single else Path(out) / f"f{fraction:g}-s{subset}"
+        preds.append(train_one(cache, data, config, folder, fraction, subset, name,
+                               resume=resume or not single, say=say))
+    predictions = pd.concat(preds, ignore_index=True)[list(PREDICTION_COLUMNS)]
+    rows: list[dict] = []
+    for _, group in predictions.groupby(["model", "probe", "fraction", "seed"], sort=False):
+        rows.extend(score(group, config.threshold, config.bootstrap, 0))
+    metrics = pd.DataFrame(rows, columns=list(METRIC_COLUMNS))
+    summary = summarise(metrics)
+    out = Path(out)
+    write_table(out / PREDICTIONS_FILE, predictions)
+    write_table(out / METRICS_FILE, metrics)
+    write_table(out / SUMMARY_FILE, summary)
+    seconds = time.perf_counter() - started
+    write_record(out, {
+        "kind": "supervised", "config": {**config_to_dict(data),
+                                         "supervised": dataclasses.asdict(config)},
+        "data": {"name": cache.manifest.name, "fingerprint": cache.fingerprint,
+                 "cache": str(cache.root)},
+        "models": {name: {"spec": str(out), "kind": "supervised", "backbone": config.backbone}},
+        "fractions": list(fractions), "seeds": seeds, "seconds": round(seconds, 2),
+        "notes": ["end-to-end head; the best epoch and the threshold are chosen on val",
+                  "every label fraction trains for the same number of steps"]})
+    return SupervisedResult(out, predictions, metrics, summary, seconds)
+
+
+def train_one(cache: CachedDataset, data: PrepareConfig, config: SupervisedConfig, folder: Path,
+              fraction: float, subset: int, name: str, resume: bool,
+              say: Callable[[str], None] | None) -> pd.DataFrame:
+    """Train one supervised run in ``folder`` (or reuse it when it finished with the same
+    settings) and return its val and test predictions."""
+    frame = cache.manifest.frame
+    labels = frame["label"].to_numpy().astype(int)
+    train_all, val, test = (cache.split_indices(s) for s in ("train", "val", "test"))
+    for split, idx in (("train", train_all), ("val", val), ("test", test)):
+        if len(idx) == 0 or len(np.unique(labels[idx])) < 2:
+            raise DataError(f"{cache.manifest.name}: the {split} split needs images of both "
+                            "classes for the supervised baseline")
+    train = train_all[label_fraction(frame.iloc[train_all], fraction, subset)]
+    resolved = {**config_to_dict(data), "supervised": dataclasses.asdict(config),
+                "fraction": fraction, "subset_seed": subset}
+    state = _state(folder, resolved, resume)
+    if state != "finished":
+        _fit(cache, config, folder, resolved, labels, train, val, len(train_all), fraction,
+             resume=state == "resume", say=say)
+    elif say is not None:
+        say(f"reusing the finished run in {folder}")
+    backbone, _ = load_encoder(folder)
+    head = load_head(folder)
+    out = []
+    for split, idx in (("val", val), ("test", test)):
+        feats = extract_features(backbone, cache.images, idx)
+        with torch.no_grad():
+            probs = torch.sigmoid(head(feats).squeeze(1)).numpy().astype(np.float64)
+        out.append(pd.DataFrame({
+            "model": name, "probe": "end-to-end", "fraction": fraction, "seed": subset,
+            "split": split, "row": idx, "patient_id": frame["patient_id"].to_numpy()[idx],
+            "study_id": frame["study_id"].to_numpy()[idx], "label": labels[idx],
+            "prob": probs}))
+    preds = pd.concat(out, ignore_index=True)
+    write_table(folder / PREDICTIONS_FILE, preds)
+    return preds
+
+
+def _fit(cache: CachedDataset, config: SupervisedConfig, folder: Path, resolved: dict,
+         labels: np.ndarray, train: np.ndarray, val: np.ndarray, n_full: int, fraction: float,
+         resume: bool, say: Callable[[str], None] | None) -> None:
+    from medaug.train.pretrain import _trainer, choose_precision
+
+    L.seed_everything(config.seed, workers=True, verbose=False)
+    backbone = create_backbone(config.backbone, seed=config.seed)
+    n_pos = int(labels[train].sum())
+    pos_weight = (len(train) - n_pos) / max(1, n_pos) if config.class_weight else None
+    info = {"image_size": cache.images.shape[-1], "clahe": bool(resolved["preprocess"]["clahe"]),
+            "method": "supervised", "ops": config.ops, "data_fingerprint": cache.fingerprint,
+            "label_fraction": fraction}
+    module = SupervisedClassifier(backbone, build_pipeline(config.ops),
+                                  OptimConfig(config.optimizer, config.lr, config.weight_decay),
+                                  pos_weight=pos_weight, seed=config.seed, export_to=folder,
+                                  backbone_name=config.backbone, encoder_info=info, say=say)
+    datamodule = LabelledData(cache.images, labels, train, val, config.batch_size,
+                              seed=config.seed, workers=config.workers)
+    steps_full = config.epochs * max(1, n_full // config.batch_size)
+    steps_per_epoch = max(1, len(train) // datamodule.batch_size)
+    epochs = max(1, math.ceil(steps_full / steps_per_epoch))
+    every = max(1, epochs // config.epochs)  # about `config.epochs` validation passes
+    folder.mkdir(parents=True, exist_ok=True)
+    _write_run(folder, resolved, cache, "running", train_images=len(train), epochs=epochs)
+    if say is not None:
+        say(f"supervised {config.backbone} on {len(train)} labelled {cache.manifest.name} "
+            f"train images ({100 * fraction:g}% of the labels) for {epochs} epochs "
+            f"({steps_per_epoch * epochs} steps) -> {folder}")
+    logger = L.pytorch.loggers.CSVLogger(folder, name="", version="log")
+    checkpoint = L.pytorch.callbacks.ModelCheckpoint(
+        dirpath=folder / CKPT.parent, filename="last", save_top_k=1,
+        enable_version_counter=False, save_on_train_epoch_end=False)
+    trainer = _trainer(accelerator=config.accelerator, devices=1, num_nodes=1,
+                       strategy="auto", precision=choose_precision(config),
+                       max_epochs=epochs, check_val_every_n_epoch=every, logger=logger,
+                       callbacks=[checkpoint], enable_progress_bar=False,
+                       enable_model_summary=False, num_sanity_val_steps=0,
+                       log_every_n_steps=max(1, steps_per_epoch))
+    try:
+        trainer.fit(module, datamodule=datamodule,
+                    ckpt_path=str(folder / CKPT) if resume and (folder / CKPT).is_file() else None)
+    except BaseException as exc:
+        _write_run(folder, resolved, cache, "failed", reason=f"{type(exc).__name__}: {exc}",
+                   train_images=len(train), epochs=epochs)
+        raise
+    if int(module.best_epoch) < 0:
+        module.best_auroc.fill_(float("nan"))
+        module.export(folder)  # validation AUROC was never defined: keep the last weights
+    _collect_log(folder)
+    _write_run(folder, resolved, cache, "finished", train_images=len(train), epochs=epochs,
+               best_epoch=int(module.best_epoch), val_auroc=float(module.best_auroc))
+    if say is not None:
+        say(f"best val AUROC {float(module.best_auroc):.3f} at epoch {int(module.best_epoch)}")
+
+
+def _state(folder: Path, resolved: dict, resume: bool) -> str:
+    """``fresh``, ``resume`` or ``finished`` for a run folder (a finished run is reused only
+    when its settings are the same).
+
+    Raises:
+        TrainingError: the folder holds a run with other settings, or one that did not finish
+            and ``resume`` is false.
+    """
+    run_file = folder / RUN_FILE
+    if not run_file.is_file():
+        return "fresh"
+    saved = json.loads(run_file.read_text())
+    same = _training_settings(saved.get("config") or {}) == _training_settings(resolved)
+    if saved.get("status") == "finished" and same:
+        return "finished"
+    if not same:
+        raise TrainingError(f"{folder} holds a supervised run with other settings; choose "
+                            "another --out")
+    if not resume:
+        raise TrainingError(f"{folder} holds an unfinished run; continue it with --resume")
+    return "resume"
+
+
+def _training_settings(resolved: dict) -> dict:
+    """The settings that make a run what it is: everything but how it is scored (threshold
+    rule, bootstrap replicates), so a finished run can be scored again without training."""
+    plain = json.loads(json.dumps(resolved, default=str))
+    for key in SupervisedConfig.SCORING:
+        (plain.get("supervised") or {}).pop(key, None)
+    return plain
+
+
+def _collect_log(folder: Path) -> None:
+    """Turn Lightning's CSV log into ``train_metrics.csv``: epoch, step, loss, val_auroc."""
+    log = folder / "log" / "metrics.csv"
+    if not log.is_file():
+        return
+    frame = pd.read_csv(log)
+    cols = [c for c in ("epoch", "step", "loss", "val_auroc") if c in frame.columns]
+    merged = frame[cols].groupby("epoch", as_index=False).last()
+    write_table(folder / TRAIN_LOG, merged)
+
+
+def _write_run(folder: Path, resolved: dict, cache: CachedDataset, status: str,
+               reason: str | None = None, **extra: object) -> None:
+    write_json(folder / RUN_FILE, {
+        "status": status, "reason": reason, "config": resolved,
+        "data": {"name": cache.manifest.name, "fingerprint": cache.fingerprint,
+                 "cache": str(cache.root)}, **extra,
+        "torch_version": torch.__version__, "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
