@@ -314,6 +314,10 @@ def probe(
     result = run_probe(resolved, encoder, settings, out, say=console.print)
     print_summary(console, result.summary, title=f"test split of {resolved.data.dataset}")
     print_comparisons(console, result.comparisons)
+    if len(settings.fractions) > 1:
+        from medaug.evaluate.label_curve import CURVE_FILE, plot_label_curve
+
+        console.print(f"wrote {plot_label_curve(result.summary, out / CURVE_FILE)}")
     console.print(f"wrote {out}/ (evaluation.json, metrics.csv, summary.csv, predictions.csv, "
                   f"comparisons.csv) in {result.seconds:.0f} s")
 
@@ -372,6 +376,10 @@ def supervised(
     result = run_supervised_grid(resolved, settings, out, parse_fractions(label_fractions),
                                  seeds, name=name, resume=resume, say=console.print)
     print_summary(console, result.summary, title=f"test split of {resolved.data.dataset}")
+    if len(set(result.summary["fraction"])) > 1:
+        from medaug.evaluate.label_curve import CURVE_FILE, plot_label_curve
+
+        console.print(f"wrote {plot_label_curve(result.summary, out / CURVE_FILE)}")
     console.print(f"wrote {out}/ in {result.seconds:.0f} s")
 
 
@@ -399,6 +407,21 @@ def compare_cmd(
     print_comparisons(console, table)
     if out is not None:
         console.print(f"wrote {write_table(out, table)}")
+
+
+@app.command("label-curve")
+@friendly
+def label_curve(
+    folders: Annotated[list[Path], typer.Argument(help="Evaluation folders of `medaug probe` "
+                       "and `medaug supervised`")],
+    out: Annotated[Path, typer.Option(help="PNG to write")] = Path("out/label_curve.png"),
+    level: Annotated[str, typer.Option(help="image or study")] = "image",
+) -> None:
+    """Test AUROC and balanced accuracy against the fraction of training labels, one line per
+    model (logistic probes and supervised runs)."""
+    from medaug.evaluate.label_curve import plot_label_curve, read_summaries
+
+    console.print(f"wrote {plot_label_curve(read_summaries(folders, level), out)}")
 
 
 def _quiet_lightning() -> None:

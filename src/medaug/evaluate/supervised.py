@@ -19,12 +19,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from medaug.augment.pipeline import Pipeline
 from medaug.errors import ConfigError, TrainingError
 from medaug.evaluate.metrics import auroc
-from medaug.methods.base import OptimConfig, warmup_cosine
+from medaug.methods.base import OptimConfig, make_optimizer, warmup_cosine
 from medaug.models.backbones import feature_dim
 from medaug.train.export import export_encoder
 
@@ -48,7 +48,8 @@ class LabelledImages(Dataset[tuple[Tensor, Tensor]]):
 
 
 class LabelledData(L.LightningDataModule):
-    """Training rows (a seeded shuffle each epoch) and validation rows of a cache."""
+    """Training rows (shuffled each epoch from (seed, epoch)) and validation rows of a
+    cache."""
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, train: np.ndarray,
                  val: np.ndarray, batch_size: int, seed: int = 0, workers: int = 0) -> None:
@@ -63,9 +64,12 @@ class LabelledData(L.LightningDataModule):
         self.workers = int(workers)
 
     def train_dataloader(self) -> DataLoader:
-        generator = torch.Generator().manual_seed(self.seed)  # advances every epoch
-        return DataLoader(self.train_set, batch_size=self.batch_size, shuffle=True,
-                          generator=generator, drop_last=True, num_workers=self.workers)
+        # a shuffle seeded by (seed, epoch): Lightning calls set_epoch, so a resumed run reads
+        # the batches the uninterrupted run read
+        sampler = DistributedSampler(self.train_set, num_replicas=1, rank=0, shuffle=True,
+                                     seed=self.seed, drop_last=False)
+        return DataLoader(self.train_set, batch_size=self.batch_size, sampler=sampler,
+                          drop_last=True, num_workers=self.workers)
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(self.val_set, batch_size=256, shuffle=False, num_workers=self.workers)
@@ -159,12 +163,7 @@ class SupervisedClassifier(L.LightningModule):
     def configure_optimizers(self) -> dict[str, Any]:
         lr = self.optim.lr if self.optim.lr is not None else (
             0.1 if self.optim.optimizer == "sgd" else 1e-3)
-        params = [p for p in self.parameters() if p.requires_grad]
-        if self.optim.optimizer == "sgd":
-            opt = torch.optim.SGD(params, lr=lr, momentum=0.9,
-                                  weight_decay=self.optim.weight_decay)
-        else:
-            opt = torch.optim.AdamW(params, lr=lr, weight_decay=self.optim.weight_decay)
+        opt = make_optimizer(self, self.optim, lr)
         total = max(1, int(self.trainer.estimated_stepping_batches)) if self._trainer else 1
         schedule = torch.optim.lr_scheduler.LambdaLR(opt, warmup_cosine(0, total))
         return {"optimizer": opt, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}

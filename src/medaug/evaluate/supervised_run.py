@@ -20,7 +20,7 @@ import dataclasses
 import json
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +34,7 @@ from medaug.config import DEFAULT_PRETRAIN_OPS, PrepareConfig, config_to_dict
 from medaug.data.cache import CachedDataset, build_cache
 from medaug.data.datasets import load_dataset
 from medaug.errors import ConfigError, DataError, TrainingError
+from medaug.evaluate.encoders import file_sha256
 from medaug.evaluate.features import extract_features
 from medaug.evaluate.fractions import label_fraction
 from medaug.evaluate.metrics import valid_threshold_rule
@@ -114,11 +115,13 @@ class SupervisedResult:
 def run_supervised_grid(data: PrepareConfig, config: SupervisedConfig, out: Path,
                         fractions: tuple[float, ...] = (1.0,), seeds: int = 1,
                         name: str = "supervised", resume: bool = False,
-                        say: Callable[[str], None] | None = print) -> SupervisedResult:
+                        say: Callable[[str], None] | None = print,
+                        callbacks: Sequence[L.Callback] = ()) -> SupervisedResult:
     """Train (or reuse) one run per label fraction and subset seed and evaluate them all.
 
     A single fraction of 1 trains in ``out`` itself; otherwise each run is ``out/f<f>-s<s>``.
     Finished subfolders are reused, so a crashed grid continues where it stopped.
+    ``callbacks`` are more Lightning callbacks for every run (tests simulate a crash with one).
     """
     started = time.perf_counter()
     build_pipeline(config.ops)  # a bad spec fails before any data work
@@ -128,10 +131,16 @@ def run_supervised_grid(data: PrepareConfig, config: SupervisedConfig, out: Path
     grid = [(f, s) for f in fractions for s in range(seeds if f < 1 else 1)]
     single = grid == [(1.0, 0)]
     preds = []
+    runs: dict[str, dict] = {}
     for fraction, subset in grid:
         folder = Path(out) if single else Path(out) / f"f{fraction:g}-s{subset}"
         preds.append(train_one(cache, data, config, folder, fraction, subset, name,
-                               resume=resume or not single, say=say))
+                               resume=resume or not single, say=say, callbacks=callbacks))
+        saved = json.loads((folder / RUN_FILE).read_text())
+        runs[str(folder)] = {"fraction": fraction, "subset_seed": subset,
+                             "weights_sha256": file_sha256(folder / "encoder.pt"),
+                             **{k: saved.get(k) for k in ("best_epoch", "val_auroc",
+                                                          "train_images", "epochs")}}
     predictions = pd.concat(preds, ignore_index=True)[list(PREDICTION_COLUMNS)]
     rows: list[dict] = []
     for _, group in predictions.groupby(["model", "probe", "fraction", "seed"], sort=False):
@@ -148,7 +157,8 @@ def run_supervised_grid(data: PrepareConfig, config: SupervisedConfig, out: Path
                                          "supervised": dataclasses.asdict(config)},
         "data": {"name": cache.manifest.name, "fingerprint": cache.fingerprint,
                  "cache": str(cache.root)},
-        "models": {name: {"spec": str(out), "kind": "supervised", "backbone": config.backbone}},
+        "models": {name: {"spec": str(out), "kind": "supervised", "backbone": config.backbone,
+                          "runs": runs}},
         "fractions": list(fractions), "seeds": seeds, "seconds": round(seconds, 2),
         "notes": ["end-to-end head; the best epoch and the threshold are chosen on val",
                   "every label fraction trains for the same number of steps"]})
@@ -157,7 +167,8 @@ def run_supervised_grid(data: PrepareConfig, config: SupervisedConfig, out: Path
 
 def train_one(cache: CachedDataset, data: PrepareConfig, config: SupervisedConfig, folder: Path,
               fraction: float, subset: int, name: str, resume: bool,
-              say: Callable[[str], None] | None) -> pd.DataFrame:
+              say: Callable[[str], None] | None, callbacks: Sequence[L.Callback] = ()
+              ) -> pd.DataFrame:
     """Train one supervised run in ``folder`` (or reuse it when it finished with the same
     settings) and return its val and test predictions."""
     frame = cache.manifest.frame
@@ -173,7 +184,7 @@ def train_one(cache: CachedDataset, data: PrepareConfig, config: SupervisedConfi
     state = _state(folder, resolved, resume)
     if state != "finished":
         _fit(cache, config, folder, resolved, labels, train, val, len(train_all), fraction,
-             resume=state == "resume", say=say)
+             resume=state == "resume", say=say, callbacks=callbacks)
     elif say is not None:
         say(f"reusing the finished run in {folder}")
     backbone, _ = load_encoder(folder)
@@ -195,7 +206,8 @@ def train_one(cache: CachedDataset, data: PrepareConfig, config: SupervisedConfi
 
 def _fit(cache: CachedDataset, config: SupervisedConfig, folder: Path, resolved: dict,
          labels: np.ndarray, train: np.ndarray, val: np.ndarray, n_full: int, fraction: float,
-         resume: bool, say: Callable[[str], None] | None) -> None:
+         resume: bool, say: Callable[[str], None] | None,
+         callbacks: Sequence[L.Callback] = ()) -> None:
     from medaug.train.pretrain import _trainer, choose_precision
 
     L.seed_everything(config.seed, workers=True, verbose=False)
@@ -228,13 +240,14 @@ def _fit(cache: CachedDataset, config: SupervisedConfig, folder: Path, resolved:
     trainer = _trainer(accelerator=config.accelerator, devices=1, num_nodes=1,
                        strategy="auto", precision=choose_precision(config),
                        max_epochs=epochs, check_val_every_n_epoch=every, logger=logger,
-                       callbacks=[checkpoint], enable_progress_bar=False,
+                       callbacks=[*callbacks, checkpoint], enable_progress_bar=False,
                        enable_model_summary=False, num_sanity_val_steps=0,
-                       log_every_n_steps=max(1, steps_per_epoch))
+                       use_distributed_sampler=False, log_every_n_steps=max(1, steps_per_epoch))
     try:
         trainer.fit(module, datamodule=datamodule,
                     ckpt_path=str(folder / CKPT) if resume and (folder / CKPT).is_file() else None)
     except BaseException as exc:
+        _collect_log(folder)
         _write_run(folder, resolved, cache, "failed", reason=f"{type(exc).__name__}: {exc}",
                    train_images=len(train), epochs=epochs)
         raise
@@ -281,14 +294,20 @@ def _training_settings(resolved: dict) -> dict:
 
 
 def _collect_log(folder: Path) -> None:
-    """Turn Lightning's CSV log into ``train_metrics.csv``: epoch, step, loss, val_auroc."""
+    """Add Lightning's CSV log (epoch, step, loss, val_auroc) to ``train_metrics.csv``: a
+    resumed run's Lightning log starts afresh, so earlier epochs are kept from the file and
+    epochs trained again are replaced."""
     log = folder / "log" / "metrics.csv"
     if not log.is_file():
         return
     frame = pd.read_csv(log)
     cols = [c for c in ("epoch", "step", "loss", "val_auroc") if c in frame.columns]
-    merged = frame[cols].groupby("epoch", as_index=False).last()
-    write_table(folder / TRAIN_LOG, merged)
+    new = frame[cols].groupby("epoch", as_index=False).last()
+    old_path = folder / TRAIN_LOG
+    if old_path.is_file():
+        old = pd.read_csv(old_path)
+        new = pd.concat([old[~old["epoch"].isin(new["epoch"])], new], ignore_index=True)
+    write_table(old_path, new.sort_values("epoch").reset_index(drop=True))
 
 
 def _write_run(folder: Path, resolved: dict, cache: CachedDataset, status: str,

@@ -197,18 +197,21 @@ class SSLMethod(L.LightningModule):
         datamodule = getattr(self._trainer, "datamodule", None) if self._trainer else None
         batch = getattr(datamodule, "batch_size", 1) * world
         lr = self.optim.peak_lr(batch)
-        params = [p for p in self.parameters() if p.requires_grad]
-        if self.optim.optimizer == "sgd":
-            opt = torch.optim.SGD(params, lr=lr, momentum=0.9,
-                                  weight_decay=self.optim.weight_decay)
-        else:
-            opt = torch.optim.AdamW(params, lr=lr, weight_decay=self.optim.weight_decay)
+        opt = make_optimizer(self, self.optim, lr)
         total = self.total_steps()
         steps_per_epoch = max(1, total // max(1, self.trainer.max_epochs or 1)) \
             if self._trainer is not None else 1
         warmup = round(self.optim.warmup_epochs * steps_per_epoch)
         schedule = torch.optim.lr_scheduler.LambdaLR(opt, warmup_cosine(warmup, total))
         return {"optimizer": opt, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+
+def make_optimizer(module: nn.Module, optim: OptimConfig, lr: float) -> torch.optim.Optimizer:
+    """SGD (momentum 0.9) or AdamW over ``module``'s trainable parameters at rate ``lr``."""
+    params = [p for p in module.parameters() if p.requires_grad]
+    if optim.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=optim.weight_decay)
+    return torch.optim.AdamW(params, lr=lr, weight_decay=optim.weight_decay)
 
 
 def warmup_cosine(warmup: int, total: int) -> Callable[[int], float]:

@@ -33,10 +33,16 @@ def plot_curves(runs: Sequence[Path], out: Path, labels: Sequence[str] | None = 
         ax.grid(alpha=0.3)
     if axes[0].lines:
         axes[0].legend()
+    return save_png(fig, out)
+
+
+def save_png(fig: Figure, out: Path, dpi: int = 100) -> Path:
+    """Save ``fig`` as a PNG at ``out`` through a temporary file renamed into place (parent
+    folders made); returns ``out``."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     with open(tmp, "wb") as fh:
-        fig.savefig(fh, format="png", dpi=100)
+        fig.savefig(fh, format="png", dpi=dpi)
     os.replace(tmp, out)
     return out
