@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # The main job on the default dataset (PneumoniaMNIST): summary, cache, augmentation preview,
-# then a short SimCLR pretraining run (started afresh each time).
+# a short SimCLR pretraining run (started afresh each time), then its probes beside random init.
 demo: $(STAMP)
 	$(MEDAUG) data summary --data pneumoniamnist
 	$(MEDAUG) prepare --data pneumoniamnist --size 28
@@ -28,6 +28,8 @@ demo: $(STAMP)
 	rm -rf out/demo/pretrain-simclr
 	$(MEDAUG) pretrain --data pneumoniamnist --size 28 --method simclr --epochs 2 \
 		--batch-size 128 --out out/demo/pretrain-simclr
+	$(MEDAUG) probe -e out/demo/pretrain-simclr --label-fractions 0.1,1 --seeds 2 \
+		--out out/demo/probe
 
 # The whole suite, slow tests included (CI runs exactly this).
 test: $(STAMP)

@@ -40,13 +40,14 @@ def print_summary(console: Console, summary: pd.DataFrame, title: str = "") -> N
 def print_comparisons(console: Console, comparisons: pd.DataFrame) -> None:
     """The paired AUROC differences, one row per pair, probe, label fraction and level: with
     one seed the difference, its interval and p-value; with several the mean difference and in
-    how many seeds the interval excludes 0 (every seed's row is in ``comparisons.csv``)."""
+    how many seeds the interval lies above 0 (a > b) or below it (a < b) (every seed's row is
+    in ``comparisons.csv``)."""
     if comparisons.empty:
         return
     table = Table(title="paired AUROC difference a - b (bootstrap over test patients)",
                   title_justify="left")
     for col in ("a", "b", "probe", "labels", "level", "seeds", "AUROC a", "AUROC b",
-                "difference [95% CI]", "p / CI excludes 0"):
+                "difference [95% CI]", "p, or seeds whose CI excludes 0"):
         table.add_column(col, justify="left" if col in ("a", "b", "probe", "level") else "right")
     keys = ["model_a", "model_b", "probe", "fraction", "level"]
     for (a, b, probe, fraction, level), g in comparisons.groupby(keys, sort=False):
@@ -56,8 +57,8 @@ def print_comparisons(console: Console, comparisons: pd.DataFrame) -> None:
             p = _p(r["p_value"])
         else:
             diff = f"{g['difference'].mean():.3f} (mean)"
-            excl = int(((g["ci_low"] > 0) | (g["ci_high"] < 0)).sum())
-            p = f"{excl}/{len(g)} seeds"
+            above, below = int((g["ci_low"] > 0).sum()), int((g["ci_high"] < 0).sum())
+            p = f"a>b {above}, a<b {below} of {len(g)}"
         table.add_row(str(a), str(b), str(probe), _pct(fraction), str(level), str(len(g)),
                       f"{g['value_a'].mean():.3f}", f"{g['value_b'].mean():.3f}", diff, p)
     console.print(table)
