@@ -201,7 +201,7 @@ def run_probe(data: PrepareConfig, specs: Sequence[str], config: ProbeConfig, ou
         if say is not None:
             say(f"{enc.name}: features {feats.shape[1]}-d of {len(feats)} images "
                 f"({'from the feature cache' if reused else 'extracted'})")
-        preds.extend(probe_encoder(enc.name, feats, frame, rows, config))
+        preds.extend(probe_encoder(enc.name, feats, frame, rows, config, say))
     predictions = pd.concat(preds, ignore_index=True)[list(PREDICTION_COLUMNS)]
     metrics = _score_all(predictions, config)
     comparisons = _compare_all(predictions, encoders, config)
@@ -226,14 +226,17 @@ def run_probe(data: PrepareConfig, specs: Sequence[str], config: ProbeConfig, ou
 
 
 def probe_encoder(name: str, feats: np.ndarray, frame: pd.DataFrame,
-                  rows: dict[str, np.ndarray], config: ProbeConfig) -> list[pd.DataFrame]:
+                  rows: dict[str, np.ndarray], config: ProbeConfig,
+                  say: Callable[[str], None] | None = None) -> list[pd.DataFrame]:
     """Prediction tables of every probe, label fraction and seed of one encoder's features
-    ``(N, D)`` (rows of ``frame``, the cache's Manifest)."""
+    ``(N, D)`` (rows of ``frame``, the cache's Manifest); ``say`` gets a line per fraction."""
     labels = frame["label"].to_numpy().astype(int)
     train = rows["train"]
     out = []
     for fraction in config.fractions:
-        for seed in range(config.seeds if fraction < 1 else 1):
+        started = time.perf_counter()
+        subsets = config.seeds if fraction < 1 else 1
+        for seed in range(subsets):
             pick = train[label_fraction(frame.iloc[train], fraction, seed)]
             for kind in config.probes:
                 probs = {}
@@ -255,6 +258,10 @@ def probe_encoder(name: str, feats: np.ndarray, frame: pd.DataFrame,
                         "patient_id": frame["patient_id"].to_numpy()[idx],
                         "study_id": frame["study_id"].to_numpy()[idx],
                         "label": labels[idx], "prob": probs[split]}))
+        if say is not None:
+            say(f"{name}: {' and '.join(config.probes)} probes on {100 * fraction:g}% of the "
+                f"labels ({subsets} subset{'s' if subsets > 1 else ''}) in "
+                f"{time.perf_counter() - started:.0f} s")
     return out
 
 

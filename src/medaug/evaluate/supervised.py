@@ -109,6 +109,8 @@ class SupervisedClassifier(L.LightningModule):
         self.register_buffer("best_auroc", torch.tensor(-1.0))
         self.register_buffer("best_epoch", torch.tensor(-1))
         self._val: list[tuple[Tensor, Tensor]] = []
+        self._train_loss: Tensor | float = 0.0
+        self._train_steps = 0
 
     def forward(self, x: Tensor) -> Tensor:
         """Abnormal logits ``(B,)`` of images ``(B, 1, S, S)`` in [0, 1]."""
@@ -128,6 +130,8 @@ class SupervisedClassifier(L.LightningModule):
                                 f"{self.global_step}; lower --lr or use --precision 32")
         self.log("loss", loss.detach(), on_step=False, on_epoch=True, prog_bar=True,
                  batch_size=len(labels))
+        self._train_loss = self._train_loss + loss.detach()  # mean since the last validation
+        self._train_steps += 1
         return loss
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
@@ -150,6 +154,12 @@ class SupervisedClassifier(L.LightningModule):
             self.best_epoch.fill_(self.current_epoch)
             if self.export_to is not None:
                 self.export(self.export_to)
+        if self.say is not None:
+            loss = (f"train loss {float(self._train_loss) / self._train_steps:.4f}, "
+                    if self._train_steps else "")
+            self.say(f"epoch {self.current_epoch}: {loss}val AUROC {score:.3f} (best "
+                     f"{float(self.best_auroc):.3f} at epoch {int(self.best_epoch)})")
+        self._train_loss, self._train_steps = 0.0, 0
 
     def export(self, folder: Path) -> None:
         """Write the backbone (``encoder.pt``/``encoder.json``) and ``head.pt``."""
