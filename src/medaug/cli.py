@@ -51,7 +51,7 @@ ClipOpt = Annotated[float, typer.Option(help="CLAHE clip limit")]
 TileOpt = Annotated[int, typer.Option(help="CLAHE tiles per side")]
 WorkersOpt = Annotated[int | None, typer.Option(help="Decoding processes (default: all cores)")]
 ConfigOpt = Annotated[Path | None, typer.Option(help="YAML file with data/preprocess (and "
-                      "pretrain) sections; options given here override it")]
+                      "pretrain, probe, supervised) sections; options given here override it")]
 
 
 def friendly(fn: F) -> F:
@@ -244,14 +244,27 @@ _DATA_KEYS: dict[str, tuple[str, str]] = {
     **{k: v for k, v in _CONFIG_KEYS.items() if k != "seed"}, "split_seed": ("data", "seed")}
 
 
-def _run_data_config(ctx: typer.Context, config: Path | None, folders: list[str]
-                     ) -> PrepareConfig:
-    """The data and preprocessing to evaluate on: the ``--config`` file, else those saved in
-    the first run folder among ``folders`` (so a probe sees what pretraining saw), else the
-    defaults; options given on the command line override them."""
+_PROBE_KEYS: dict[str, tuple[str, str]] = {
+    **_DATA_KEYS, "label_fractions": ("probe", "fractions"),
+    **{name: ("probe", name) for name in ("seeds", "probes", "knn_k", "class_weight",
+                                          "threshold", "bootstrap", "random_baseline",
+                                          "device")}}
+_SUPERVISED_KEYS: dict[str, tuple[str, str]] = {
+    **_DATA_KEYS, "label_fractions": ("supervised", "fractions"),
+    **{name: ("supervised", name) for name in (
+        "seeds", "backbone", "ops", "epochs", "batch_size", "optimizer", "lr", "weight_decay",
+        "class_weight", "seed", "accelerator", "precision", "workers", "threshold",
+        "bootstrap")}}
+
+
+def _evaluation_config(ctx: typer.Context, config: Path | None, folders: list[str],
+                       keys: dict[str, tuple[str, str]]) -> tuple[dict[str, Any], str]:
+    """The resolved sections of an evaluation: the ``--config`` file, else the data and
+    preprocessing saved in the first run folder among ``folders`` (so a probe sees what
+    pretraining saw), else the defaults; options given on the command line override them."""
     import json
 
-    from medaug.config import config_from_dict, load_raw
+    from medaug.config import load_raw
 
     base = load_raw(config) if config is not None else None
     source = str(config) if config else "command line"
@@ -263,7 +276,7 @@ def _run_data_config(ctx: typer.Context, config: Path | None, folders: list[str]
                 base = {k: saved[k] for k in ("data", "preprocess") if k in saved}
                 source = str(run)
                 break
-    return config_from_dict(_overlay(ctx, base, _DATA_KEYS), source)
+    return _overlay(ctx, base, keys), source
 
 
 @app.command()
@@ -300,17 +313,12 @@ def probe(
     """Freeze encoders, fit logistic-regression and kNN probes on the labels, and report test
     metrics with patient-level 95% confidence intervals (data and preprocessing default to
     those the first run was trained on)."""
-    from medaug.evaluate.fractions import parse_fractions
-    from medaug.evaluate.linear_eval import ProbeConfig, run_probe
+    from medaug.config import config_from_dict, probe_from_dict
+    from medaug.evaluate.linear_eval import run_probe
     from medaug.evaluate.report import print_comparisons, print_summary
 
-    settings = ProbeConfig(
-        fractions=parse_fractions(label_fractions), seeds=seeds,
-        probes=tuple(p.strip() for p in probes.split(",") if p.strip()), knn_k=knn_k,
-        class_weight=None if class_weight.lower() == "none" else class_weight,
-        threshold=threshold, bootstrap=bootstrap, random_baseline=random_baseline,
-        device=device)
-    resolved = _run_data_config(ctx, config, encoder)
+    raw, source = _evaluation_config(ctx, config, encoder, _PROBE_KEYS)
+    resolved, settings = config_from_dict(raw, source), probe_from_dict(raw, source)
     result = run_probe(resolved, encoder, settings, out, say=console.print)
     print_summary(console, result.summary, title=f"test split of {resolved.data.dataset}")
     print_comparisons(console, result.comparisons)
@@ -361,20 +369,16 @@ def supervised(
 ) -> None:
     """Train the supervised baseline end to end on the labels and report its test metrics
     with patient-level 95% confidence intervals."""
-    from medaug.evaluate.fractions import parse_fractions
+    from medaug.config import config_from_dict, supervised_from_dict
     from medaug.evaluate.report import print_summary
-    from medaug.evaluate.supervised_run import SupervisedConfig, run_supervised_grid
+    from medaug.evaluate.supervised_run import run_supervised_grid
 
     _quiet_lightning()
-    settings = SupervisedConfig(
-        backbone=backbone, ops=ops, epochs=epochs, batch_size=batch_size, optimizer=optimizer,
-        lr=lr, weight_decay=weight_decay,
-        class_weight=None if class_weight.lower() == "none" else class_weight, seed=seed,
-        accelerator=accelerator, precision=precision, workers=workers, threshold=threshold,
-        bootstrap=bootstrap)
-    resolved = _run_data_config(ctx, config, [])
-    result = run_supervised_grid(resolved, settings, out, parse_fractions(label_fractions),
-                                 seeds, name=name, resume=resume, say=console.print)
+    raw, source = _evaluation_config(ctx, config, [], _SUPERVISED_KEYS)
+    resolved = config_from_dict(raw, source)
+    settings, fractions, subsets = supervised_from_dict(raw, source)
+    result = run_supervised_grid(resolved, settings, out, fractions, subsets, name=name,
+                                 resume=resume, say=console.print)
     print_summary(console, result.summary, title=f"test split of {resolved.data.dataset}")
     if len(set(result.summary["fraction"])) > 1:
         from medaug.evaluate.label_curve import CURVE_FILE, plot_label_curve

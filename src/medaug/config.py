@@ -11,6 +11,10 @@ A file has one section per stage; every key is optional and defaults to the data
     pretrain:      # PretrainConfig (read by ``medaug pretrain`` only)
       method: byol
       epochs: 20
+    probe:         # medaug.evaluate.linear_eval.ProbeConfig (``medaug probe``)
+      fractions: [0.01, 0.1, 1.0]
+    supervised:    # medaug.evaluate.supervised_run.SupervisedConfig, fractions, seeds
+      epochs: 30
 
 Command-line options given explicitly override the file. The resolved configuration is saved
 beside every artefact (a cache's ``meta.json`` holds it).
@@ -38,6 +42,9 @@ class DataConfig:
     dataset: str = DEFAULT_DATASET
     options: DataOptions = field(default_factory=DataOptions)
 
+
+#: Sections a config file may have (each command reads the ones it needs).
+SECTIONS = ("data", "preprocess", "pretrain", "probe", "supervised")
 
 #: The default pretraining ops: crops, mild geometry and intensity changes (lengths scale with
 #: the image size, see :mod:`medaug.augment.base`); the study's chessboard and erasing are
@@ -110,6 +117,62 @@ def pretrain_from_dict(raw: dict[str, Any], source: str = "config") -> PretrainC
         raise ConfigError(f"{source}: {exc}") from exc
 
 
+def probe_from_dict(raw: dict[str, Any], source: str = "config") -> Any:
+    """The ``probe`` section of a config as a :class:`~medaug.evaluate.linear_eval.ProbeConfig`
+    (``fractions`` and ``probes`` may be lists or comma-separated text; ``class_weight: none``
+    is no weighting)."""
+    from medaug.evaluate.linear_eval import ProbeConfig
+
+    section = dict(raw.get("probe") or {})
+    _check_keys(section, [f.name for f in fields(ProbeConfig)], source, "probe")
+    try:
+        if "fractions" in section:
+            section["fractions"] = _fractions(section["fractions"])
+        if "probes" in section:
+            section["probes"] = _names(section["probes"])
+        if str(section.get("class_weight", "")).lower() == "none":
+            section["class_weight"] = None
+        return ProbeConfig(**section)
+    except (TypeError, ValueError, DataError, ConfigError) as exc:
+        raise ConfigError(f"{source}: {exc}") from exc
+
+
+def supervised_from_dict(raw: dict[str, Any], source: str = "config"
+                         ) -> tuple[Any, tuple[float, ...], int]:
+    """The ``supervised`` section of a config: a
+    :class:`~medaug.evaluate.supervised_run.SupervisedConfig`, the label fractions and the
+    label subsets per fraction below 1 (keys ``fractions`` and ``seeds``)."""
+    from medaug.evaluate.supervised_run import SupervisedConfig
+
+    section = dict(raw.get("supervised") or {})
+    _check_keys(section, [*(f.name for f in fields(SupervisedConfig)), "fractions", "seeds"],
+                source, "supervised")
+    try:
+        fractions = _fractions(section.pop("fractions", (1.0,)))
+        seeds = int(section.pop("seeds", 3))
+        if seeds < 1:
+            raise ConfigError(f"supervised: seeds must be at least 1, got {seeds}")
+        if str(section.get("class_weight", "")).lower() == "none":
+            section["class_weight"] = None
+        return SupervisedConfig(**section), fractions, seeds
+    except (TypeError, ValueError, DataError, ConfigError) as exc:
+        raise ConfigError(f"{source}: {exc}") from exc
+
+
+def _fractions(value: Any) -> tuple[float, ...]:
+    from medaug.evaluate.fractions import parse_fractions
+
+    if isinstance(value, str):
+        return parse_fractions(value)
+    items = value if isinstance(value, list | tuple) else [value]
+    return parse_fractions(",".join(str(v) for v in items))
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else list(value)
+    return tuple(str(v).strip() for v in items if str(v).strip())
+
+
 @dataclass(frozen=True)
 class PrepareConfig:
     """Everything ``medaug prepare`` needs."""
@@ -145,7 +208,7 @@ def load_raw(path: str | Path) -> dict[str, Any]:
 
 def config_from_dict(raw: dict[str, Any], source: str = "config") -> PrepareConfig:
     """Build a :class:`PrepareConfig` from nested dicts (see :func:`load_config`)."""
-    _check_keys(raw, ("data", "preprocess", "pretrain"), source, "")
+    _check_keys(raw, SECTIONS, source, "")
     data = raw.get("data") or {}
     option_names = [f.name for f in fields(DataOptions)]
     _check_keys(data, ("dataset", *option_names), source, "data")

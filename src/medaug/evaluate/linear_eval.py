@@ -69,7 +69,7 @@ class ProbeConfig:
     """
 
     fractions: tuple[float, ...] = (1.0,)
-    seeds: int = 1
+    seeds: int = 3
     probes: tuple[str, ...] = PROBES
     knn_k: int = 20
     class_weight: str | None = None
