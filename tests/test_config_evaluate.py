@@ -62,3 +62,22 @@ def test_a_config_file_drives_the_probe_and_options_override_it(tmp_path: Path) 
     assert saved["probe"]["fractions"] == [0.5, 1.0]  # from the file
     assert saved["probe"]["seeds"] == 1  # the option wins
     assert saved["probe"]["probes"] == ["logistic"] and saved["preprocess"]["size"] == 16
+
+
+@pytest.mark.parametrize(("command", "keys", "reader"), [
+    ("probe", "_PROBE_KEYS", probe_from_dict),
+    ("supervised", "_SUPERVISED_KEYS", supervised_from_dict)])
+def test_command_line_defaults_equal_the_sections_defaults(command: str, keys: str,
+                                                           reader: object) -> None:
+    """With a run folder or a config file as the base, options not given take the section's
+    defaults: they must be the command line's own."""
+    import typer
+
+    from medaug import cli
+
+    params = {p.name: p.default for p in typer.main.get_command(app).commands[command].params}
+    section: dict = {}
+    for option, (name, key) in getattr(cli, keys).items():
+        if name == command:
+            section[key] = params[option]
+    assert reader({command: section}) == reader({})  # type: ignore[operator]
