@@ -261,3 +261,14 @@ def test_default_seed_is_the_smallest_shared_one(tmp_path: Path) -> None:
     assert set(table["seed"]) == {1}
     with pytest.raises(DataError, match="share no label-subset seed"):
         compare(str(side("c", (5,))), str(a), fraction=0.1, n_boot=N_BOOT)
+
+
+def test_evaluations_of_different_data_are_refused(folders: tuple[Path, Path]) -> None:
+    """Same test rows and labels, but evaluation.json says the data differ."""
+    f1, f2 = folders
+    write_record(f1, {"data": {"fingerprint": "a" * 64}})
+    write_record(f2, {"data": {"fingerprint": "b" * 64}})
+    with pytest.raises(DataError, match="different data"):
+        compare(str(f1), str(f2), n_boot=N_BOOT)
+    write_record(f2, {"data": {"fingerprint": "a" * 64}})
+    assert not compare(str(f1), str(f2), n_boot=N_BOOT).empty

@@ -365,3 +365,18 @@ def test_a_twin_given_without_its_seed_is_still_compared(evaluated: Evaluated, t
                        tmp_path / "eval", say=None)
     assert set(result.predictions["model"]) == {"run0", RANDOM0}  # no second twin
     assert not result.comparisons.empty
+
+
+def test_an_unfinished_run_is_probed_with_a_note(tmp_path: Path) -> None:
+    from medaug.evaluate.linear_eval import resolve_encoders
+    from medaug.models.backbones import create_backbone
+    from medaug.train.export import export_encoder
+
+    folder = tmp_path / "half"
+    export_encoder(create_backbone("resnet18-small", seed=1), folder, "resnet18-small")
+    (folder / "run.json").write_text(json.dumps({"status": "running",
+                                                "config": {"pretrain": {"seed": 1}}}))
+    lines: list[str] = []
+    encoders = resolve_encoders([str(folder)], random_baseline=True, say=lines.append)
+    assert any("status is 'running'" in line for line in lines)
+    assert [e.name for e in encoders] == ["half", "random-init(resnet18-small@1)"]

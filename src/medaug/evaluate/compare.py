@@ -9,13 +9,14 @@ supervised run); both sides must hold the same label fraction and seed.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from medaug.errors import DataError
-from medaug.evaluate.record import read_predictions
+from medaug.evaluate.record import EVALUATION_FILE, read_predictions
 from medaug.evaluate.scoring import COMPARISON_COLUMNS, compare_pair
 
 
@@ -68,6 +69,10 @@ def compare(spec_a: str, spec_b: str, probe: str | None = None, fraction: float 
     """
     a = pick(spec_a, probe, fraction)
     b = pick(spec_b, probe, fraction)
+    fp_a, fp_b = _data_fingerprint(a.folder), _data_fingerprint(b.folder)
+    if fp_a and fp_b and fp_a != fp_b:
+        raise DataError(f"{a.folder} and {b.folder} were evaluated on different data (data "
+                        f"fingerprints {fp_a[:12]} and {fp_b[:12]} in their {EVALUATION_FILE})")
     seeds_a, seeds_b = set(a.test["seed"]), set(b.test["seed"])
     shared = sorted(seeds_a & seeds_b)
     if seed is None and not shared:
@@ -89,6 +94,16 @@ def compare(spec_a: str, spec_b: str, probe: str | None = None, fraction: float 
     except ValueError as exc:
         raise DataError(f"cannot compare {spec_a} with {spec_b}: {exc}") from exc
     return pd.DataFrame(rows, columns=list(COMPARISON_COLUMNS))
+
+
+def _data_fingerprint(folder: Path) -> str | None:
+    path = folder / EVALUATION_FILE
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text()).get("data", {}).get("fingerprint")
+    except (json.JSONDecodeError, AttributeError):
+        return None
 
 
 def _list(seeds: set[int]) -> str:

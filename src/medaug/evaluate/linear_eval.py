@@ -137,6 +137,11 @@ def resolve_encoders(specs: Sequence[str], random_baseline: bool,
     if not encoders:
         raise ConfigError("probe: none of the encoders could be loaded (see the messages "
                           "above)")
+    for enc in encoders:
+        status = enc.info.get("run_status")
+        if say is not None and status not in (None, "finished"):
+            say(f"note: {enc.spec} is a run whose status is {status!r}; its encoder is the "
+                "last one it exported")
     if random_baseline:
         by_sha = {e.sha256: e for e in encoders}
         for enc in list(encoders):
