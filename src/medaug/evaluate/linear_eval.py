@@ -39,11 +39,10 @@ from medaug.evaluate.record import (
 )
 from medaug.evaluate.scoring import (
     COMPARISON_COLUMNS,
-    METRIC_COLUMNS,
     PREDICTION_COLUMNS,
     empty_frame,
     paired_rows,
-    score,
+    score_all,
     summarise,
 )
 
@@ -208,7 +207,8 @@ def run_probe(data: PrepareConfig, specs: Sequence[str], config: ProbeConfig, ou
                 f"({'from the feature cache' if reused else 'extracted'})")
         preds.extend(probe_encoder(enc.name, feats, frame, rows, config, say))
     predictions = pd.concat(preds, ignore_index=True)[list(PREDICTION_COLUMNS)]
-    metrics = _score_all(predictions, config)
+    metrics = score_all(predictions, config.threshold, config.bootstrap, config.seed,
+                        config.ci)
     comparisons = _compare_all(predictions, encoders, config)
     summary = summarise(metrics)
     out = Path(out)
@@ -268,13 +268,6 @@ def probe_encoder(name: str, feats: np.ndarray, frame: pd.DataFrame,
                 f"labels ({subsets} subset{'s' if subsets > 1 else ''}) in "
                 f"{time.perf_counter() - started:.0f} s")
     return out
-
-
-def _score_all(predictions: pd.DataFrame, config: ProbeConfig) -> pd.DataFrame:
-    rows: list[dict] = []
-    for _, group in predictions.groupby(["model", "probe", "fraction", "seed"], sort=False):
-        rows.extend(score(group, config.threshold, config.bootstrap, config.seed, config.ci))
-    return pd.DataFrame(rows, columns=list(METRIC_COLUMNS))
 
 
 def _compare_all(predictions: pd.DataFrame, encoders: list[Encoder], config: ProbeConfig

@@ -80,11 +80,14 @@ def youden_threshold(labels: np.ndarray, probs: np.ndarray) -> float:
     return float(thresholds[best])
 
 
-def choose_threshold(rule: str | float, labels: np.ndarray, probs: np.ndarray) -> float:
-    """The threshold of ``rule``: ``"youden"`` (chosen on ``labels``/``probs``) or a fixed
-    number in (0, 1)."""
+def parse_threshold_rule(rule: str | float) -> str | float:
+    """``"youden"`` or the fixed threshold of ``rule``, a number in (0, 1).
+
+    Raises:
+        ValueError: any other rule.
+    """
     if isinstance(rule, str) and rule.strip().lower() == "youden":
-        return youden_threshold(labels, probs)
+        return "youden"
     try:
         value = float(rule)
     except ValueError as exc:
@@ -95,10 +98,17 @@ def choose_threshold(rule: str | float, labels: np.ndarray, probs: np.ndarray) -
     return value
 
 
+def choose_threshold(rule: str | float, labels: np.ndarray, probs: np.ndarray) -> float:
+    """The threshold of ``rule``: ``"youden"`` (chosen on ``labels``/``probs``) or a fixed
+    number in (0, 1)."""
+    parsed = parse_threshold_rule(rule)
+    return youden_threshold(labels, probs) if parsed == "youden" else float(parsed)
+
+
 def valid_threshold_rule(rule: str | float) -> bool:
     """Whether :func:`choose_threshold` accepts ``rule``."""
     try:
-        choose_threshold(rule, np.array([0, 1]), np.array([0.2, 0.8]))
+        parse_threshold_rule(rule)
     except (ValueError, TypeError):
         return False
     return True

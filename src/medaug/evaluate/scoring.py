@@ -66,6 +66,16 @@ def score(preds: pd.DataFrame, threshold_rule: str | float = "youden", n_boot: i
     return rows
 
 
+def score_all(predictions: pd.DataFrame, threshold_rule: str | float = "youden",
+              n_boot: int = 1000, seed: int = 0, level_ci: float = 0.95) -> pd.DataFrame:
+    """:func:`score` of every model, probe, label fraction and seed of a prediction table, as
+    one table (:data:`METRIC_COLUMNS`)."""
+    rows: list[dict] = []
+    for _, group in predictions.groupby(list(KEYS), sort=False):
+        rows.extend(score(group, threshold_rule, n_boot, seed, level_ci))
+    return pd.DataFrame(rows, columns=list(METRIC_COLUMNS))
+
+
 def paired_rows(preds: pd.DataFrame, model_a: str, model_b: str, n_boot: int = 2000,
                 seed: int = 0, level_ci: float = 0.95) -> list[dict]:
     """AUROC differences ``a - b`` (:data:`COMPARISON_COLUMNS`) for every probe, fraction and

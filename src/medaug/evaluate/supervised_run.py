@@ -45,7 +45,7 @@ from medaug.evaluate.record import (
     write_record,
     write_table,
 )
-from medaug.evaluate.scoring import METRIC_COLUMNS, PREDICTION_COLUMNS, score, summarise
+from medaug.evaluate.scoring import PREDICTION_COLUMNS, score_all, summarise
 from medaug.evaluate.supervised import LabelledData, SupervisedClassifier, load_head
 from medaug.methods.base import OptimConfig
 from medaug.models.backbones import create_backbone
@@ -142,10 +142,7 @@ def run_supervised_grid(data: PrepareConfig, config: SupervisedConfig, out: Path
                              **{k: saved.get(k) for k in ("best_epoch", "val_auroc",
                                                           "train_images", "epochs")}}
     predictions = pd.concat(preds, ignore_index=True)[list(PREDICTION_COLUMNS)]
-    rows: list[dict] = []
-    for _, group in predictions.groupby(["model", "probe", "fraction", "seed"], sort=False):
-        rows.extend(score(group, config.threshold, config.bootstrap, 0))
-    metrics = pd.DataFrame(rows, columns=list(METRIC_COLUMNS))
+    metrics = score_all(predictions, config.threshold, config.bootstrap, 0)
     summary = summarise(metrics)
     out = Path(out)
     write_table(out / PREDICTIONS_FILE, predictions)
