@@ -24,9 +24,9 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from medaug.augment.pipeline import Pipeline
 from medaug.errors import ConfigError, TrainingError
 from medaug.evaluate.metrics import auroc
-from medaug.methods.base import OptimConfig, make_optimizer, warmup_cosine
+from medaug.methods.base import OptimConfig, make_optimizer, step_seed, warmup_cosine
 from medaug.models.backbones import feature_dim
-from medaug.train.export import export_encoder
+from medaug.train.export import export_encoder, save_state_dict
 
 HEAD_FILE = "head.pt"
 
@@ -119,8 +119,7 @@ class SupervisedClassifier(L.LightningModule):
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         images, labels = batch
         x = images.to(self.device).float().div_(255).unsqueeze(1)
-        generator = torch.Generator().manual_seed((self.seed * 1_000_003 + self.global_step)
-                                                  % (2**63))
+        generator = torch.Generator().manual_seed(step_seed(self.seed, self.global_step))
         with torch.no_grad(), torch.autocast(x.device.type, enabled=False):
             x = self.augment(x, generator)
         loss = F.binary_cross_entropy_with_logits(self(x), labels.float(),
@@ -165,10 +164,7 @@ class SupervisedClassifier(L.LightningModule):
         """Write the backbone (``encoder.pt``/``encoder.json``) and ``head.pt``."""
         export_encoder(self.backbone, folder, self.backbone_name, **self.encoder_info,
                        best_epoch=int(self.best_epoch), val_auroc=float(self.best_auroc))
-        state = {k: v.detach().cpu().clone() for k, v in self.head.state_dict().items()}
-        tmp = folder / f".{HEAD_FILE}.tmp"
-        torch.save(state, tmp)
-        tmp.replace(folder / HEAD_FILE)
+        save_state_dict(self.head, folder / HEAD_FILE)
 
     def configure_optimizers(self) -> dict[str, Any]:
         lr = self.optim.lr if self.optim.lr is not None else (

@@ -205,7 +205,7 @@ def _fit(cache: CachedDataset, config: SupervisedConfig, folder: Path, resolved:
          labels: np.ndarray, train: np.ndarray, val: np.ndarray, n_full: int, fraction: float,
          resume: bool, say: Callable[[str], None] | None,
          callbacks: Sequence[L.Callback] = ()) -> None:
-    from medaug.train.pretrain import _trainer, choose_precision
+    from medaug.train.pretrain import choose_precision, make_trainer
 
     L.seed_everything(config.seed, workers=True, verbose=False)
     backbone = create_backbone(config.backbone, seed=config.seed)
@@ -234,7 +234,7 @@ def _fit(cache: CachedDataset, config: SupervisedConfig, folder: Path, resolved:
     checkpoint = L.pytorch.callbacks.ModelCheckpoint(
         dirpath=folder / CKPT.parent, filename="last", save_top_k=1,
         enable_version_counter=False, save_on_train_epoch_end=False)
-    trainer = _trainer(accelerator=config.accelerator, devices=1, num_nodes=1,
+    trainer = make_trainer(accelerator=config.accelerator, devices=1, num_nodes=1,
                        strategy="auto", precision=choose_precision(config),
                        max_epochs=epochs, check_val_every_n_epoch=every, logger=logger,
                        callbacks=[*callbacks, checkpoint], enable_progress_bar=False,

@@ -122,7 +122,7 @@ class SSLMethod(L.LightningModule):
     def view_seed(self, step: int) -> int:
         world = self.trainer.world_size if self._trainer is not None else 1
         rank = self.global_rank if self._trainer is not None else 0
-        return (self.seed * 1_000_003 + step * world + rank) % (2**63)
+        return step_seed(self.seed, step, world, rank)
 
     def training_step(self, batch: Tensor, batch_idx: int) -> Tensor:
         view1, view2 = self.make_views(batch)
@@ -204,6 +204,12 @@ class SSLMethod(L.LightningModule):
         warmup = round(self.optim.warmup_epochs * steps_per_epoch)
         schedule = torch.optim.lr_scheduler.LambdaLR(opt, warmup_cosine(warmup, total))
         return {"optimizer": opt, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+
+def step_seed(seed: int, step: int, world: int = 1, rank: int = 0) -> int:
+    """Seed of the augmentation drawn at optimiser ``step`` by process ``rank`` of ``world``:
+    distinct per step and process, the same when a run is resumed."""
+    return (seed * 1_000_003 + step * world + rank) % (2**63)
 
 
 def make_optimizer(module: nn.Module, optim: OptimConfig, lr: float) -> torch.optim.Optimizer:

@@ -25,16 +25,22 @@ def export_encoder(backbone: nn.Module, folder: Path, name: str, **info: Any) ->
     """Write ``folder/encoder.pt`` (CPU ``state_dict``) and ``folder/encoder.json``
     (backbone name, feature width, the torchvision recipe, and ``info``)."""
     folder.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().clone() for k, v in backbone.state_dict().items()}
-    path = folder / ENCODER_FILE
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    path = save_state_dict(backbone, folder / ENCODER_FILE)
     stem = next((m for m in backbone.modules() if isinstance(m, nn.Conv2d)), None)
     meta = {**info, "backbone": name, "in_chans": stem.in_channels if stem is not None else 1,
             "feature_dim": feature_dim(backbone),
             "torchvision": recipe(name)}
     write_json(folder / ENCODER_INFO, meta)
+    return path
+
+
+def save_state_dict(module: nn.Module, path: Path) -> Path:
+    """Save a CPU copy of ``module``'s ``state_dict`` at ``path`` through a temporary file
+    renamed into place; returns ``path``."""
+    state = {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
     return path
 
 

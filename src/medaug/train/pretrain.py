@@ -103,7 +103,7 @@ def run_pretrain(data: PrepareConfig, config: PretrainConfig, out: Path, resume:
     checkpoint = L.pytorch.callbacks.ModelCheckpoint(
         dirpath=out / CKPT_DIR, filename="last", save_top_k=1, every_n_epochs=1,
         save_on_train_epoch_end=True, enable_version_counter=False)
-    trainer = _trainer(
+    trainer = make_trainer(
         accelerator=config.accelerator, devices=config.devices, num_nodes=config.num_nodes,
         strategy=_strategy(config), precision=choose_precision(config),
         max_epochs=config.epochs,
@@ -198,7 +198,7 @@ def _knn_splits(cache: CachedDataset, config: PretrainConfig) -> KnnSplits | Non
     return KnnSplits(cache.images, bank, labels[bank], query, labels[query], config.knn_k)
 
 
-def _trainer(**kwargs: Any) -> L.Trainer:
+def make_trainer(**kwargs: Any) -> L.Trainer:
     """Lightning's Trainer; its complaints about devices, strategy or precision become a
     :class:`ConfigError` with Lightning's own explanation."""
     from lightning.fabric.utilities.exceptions import MisconfigurationException
