@@ -55,6 +55,24 @@ class CachedDataset:
         """Row indices of one split."""
         return np.flatnonzero(self.manifest.frame["split"].to_numpy() == split)
 
+    def labelled_splits(self, purpose: str) -> dict[str, np.ndarray]:
+        """Row indices of ``train``, ``val`` and ``test``.
+
+        Raises:
+            DataError: a split that is empty or holds one class only (``purpose``, e.g. "a
+                probe", says what needs them).
+        """
+        labels = self.manifest.frame["label"].to_numpy()
+        rows = {split: self.split_indices(split) for split in ("train", "val", "test")}
+        for split, idx in rows.items():
+            if len(idx) == 0:
+                raise DataError(f"{self.manifest.name}: the {split} split is empty; {purpose} "
+                                "needs train, val and test images")
+            if len(np.unique(labels[idx])) < 2:
+                raise DataError(f"{self.manifest.name}: the {split} split has one class only; "
+                                f"{purpose} needs both")
+        return rows
+
 
 def fingerprint(manifest: Manifest, config: PreprocessConfig) -> str:
     """SHA-256 over the parameters, every Manifest row, and each input file's size and

@@ -23,7 +23,7 @@ import torch
 from medaug.config import PrepareConfig, config_to_dict
 from medaug.data.cache import build_cache
 from medaug.data.datasets import load_dataset
-from medaug.errors import ConfigError, DataError
+from medaug.errors import ConfigError
 from medaug.evaluate.encoders import Encoder, MissingWeights, load_encoder_spec
 from medaug.evaluate.features import cached_features
 from medaug.evaluate.fractions import label_fraction
@@ -186,14 +186,7 @@ def run_probe(data: PrepareConfig, specs: Sequence[str], config: ProbeConfig, ou
     cache = build_cache(load_dataset(data.data.dataset, data.data.options), data.preprocess,
                         progress=False, resolved=config_to_dict(data))
     frame = cache.manifest.frame
-    rows = {s: cache.split_indices(s) for s in ("train", "val", "test")}
-    for split, idx in rows.items():
-        if len(idx) == 0:
-            raise DataError(f"{cache.manifest.name}: the {split} split is empty; a probe needs "
-                            "train, val and test images")
-        if len(np.unique(frame["label"].to_numpy()[idx])) < 2:
-            raise DataError(f"{cache.manifest.name}: the {split} split has one class only; a "
-                            "probe needs both")
+    rows = cache.labelled_splits("a probe")
     device = _device(config.device)
     preds: list[pd.DataFrame] = []
     for enc in encoders:

@@ -33,7 +33,7 @@ from medaug.augment.pipeline import build_pipeline
 from medaug.config import DEFAULT_PRETRAIN_OPS, PrepareConfig, config_to_dict
 from medaug.data.cache import CachedDataset, build_cache
 from medaug.data.datasets import load_dataset
-from medaug.errors import ConfigError, DataError, TrainingError
+from medaug.errors import ConfigError, TrainingError
 from medaug.evaluate.encoders import file_sha256
 from medaug.evaluate.features import extract_features
 from medaug.evaluate.fractions import label_fraction
@@ -128,13 +128,14 @@ def run_supervised_grid(data: PrepareConfig, config: SupervisedConfig, out: Path
     create_backbone(config.backbone)
     cache = build_cache(load_dataset(data.data.dataset, data.data.options), data.preprocess,
                         progress=False, resolved=config_to_dict(data))
+    rows = cache.labelled_splits("the supervised baseline")
     grid = [(f, s) for f in fractions for s in range(seeds if f < 1 else 1)]
     single = grid == [(1.0, 0)]
     preds = []
     runs: dict[str, dict] = {}
     for fraction, subset in grid:
         folder = Path(out) if single else Path(out) / f"f{fraction:g}-s{subset}"
-        preds.append(train_one(cache, data, config, folder, fraction, subset, name,
+        preds.append(train_one(cache, rows, data, config, folder, fraction, subset, name,
                                resume=resume or not single, say=say, callbacks=callbacks))
         saved = json.loads((folder / RUN_FILE).read_text())
         runs[str(folder)] = {"fraction": fraction, "subset_seed": subset,
@@ -162,19 +163,16 @@ def run_supervised_grid(data: PrepareConfig, config: SupervisedConfig, out: Path
     return SupervisedResult(out, predictions, metrics, summary, seconds)
 
 
-def train_one(cache: CachedDataset, data: PrepareConfig, config: SupervisedConfig, folder: Path,
-              fraction: float, subset: int, name: str, resume: bool,
-              say: Callable[[str], None] | None, callbacks: Sequence[L.Callback] = ()
-              ) -> pd.DataFrame:
-    """Train one supervised run in ``folder`` (or reuse it when it finished with the same
-    settings) and return its val and test predictions."""
+def train_one(cache: CachedDataset, rows: dict[str, np.ndarray], data: PrepareConfig,
+              config: SupervisedConfig, folder: Path, fraction: float, subset: int, name: str,
+              resume: bool, say: Callable[[str], None] | None,
+              callbacks: Sequence[L.Callback] = ()) -> pd.DataFrame:
+    """Train one supervised run in ``folder`` on ``fraction`` of the train rows of ``rows``
+    (:meth:`~medaug.data.cache.CachedDataset.labelled_splits`), or reuse it when it finished
+    with the same settings, and return its val and test predictions."""
     frame = cache.manifest.frame
     labels = frame["label"].to_numpy().astype(int)
-    train_all, val, test = (cache.split_indices(s) for s in ("train", "val", "test"))
-    for split, idx in (("train", train_all), ("val", val), ("test", test)):
-        if len(idx) == 0 or len(np.unique(labels[idx])) < 2:
-            raise DataError(f"{cache.manifest.name}: the {split} split needs images of both "
-                            "classes for the supervised baseline")
+    train_all, val, test = rows["train"], rows["val"], rows["test"]
     train = train_all[label_fraction(frame.iloc[train_all], fraction, subset)]
     resolved = {**config_to_dict(data), "supervised": dataclasses.asdict(config),
                 "fraction": fraction, "subset_seed": subset}
