@@ -55,6 +55,11 @@ class CachedDataset:
         """Row indices of one split."""
         return np.flatnonzero(self.manifest.frame["split"].to_numpy() == split)
 
+    def describe(self) -> dict[str, str]:
+        """The dataset's name, fingerprint and cache folder, as records carry them."""
+        return {"name": self.manifest.name, "fingerprint": self.fingerprint,
+                "cache": str(self.root)}
+
     def labelled_splits(self, purpose: str) -> dict[str, np.ndarray]:
         """Row indices of ``train``, ``val`` and ``test``.
 

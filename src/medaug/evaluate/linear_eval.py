@@ -212,8 +212,7 @@ def run_probe(data: PrepareConfig, specs: Sequence[str], config: ProbeConfig, ou
     seconds = time.perf_counter() - started
     write_record(out, {
         "kind": "probe", "config": {**config_to_dict(data), "probe": dataclasses.asdict(config)},
-        "data": {"name": cache.manifest.name, "fingerprint": cache.fingerprint,
-                 "cache": str(cache.root), "images": {s: len(r) for s, r in rows.items()}},
+        "data": {**cache.describe(), "images": {s: len(r) for s, r in rows.items()}},
         "models": {e.name: {"spec": e.spec, "weights_sha256": e.sha256, **e.info}
                    for e in encoders},
         "seconds": round(seconds, 2),

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import time
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ import torch
 
 from medaug.errors import DataError
 from medaug.evaluate.scoring import PREDICTION_COLUMNS
-from medaug.train.export import write_json
+from medaug.train.export import medaug_version, write_json
 
 EVALUATION_FILE = "evaluation.json"
 PREDICTIONS_FILE = "predictions.csv"
@@ -44,7 +43,8 @@ def write_record(folder: Path, record: dict[str, Any]) -> Path:
     """Write ``evaluation.json`` with versions and a time stamp added."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / EVALUATION_FILE
-    write_json(path, {**record, "medaug_version": _version(), "torch_version": torch.__version__,
+    write_json(path, {**record, "medaug_version": medaug_version(),
+                      "torch_version": torch.__version__,
                       "written": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
     return path
 
@@ -65,10 +65,3 @@ def read_predictions(folder: Path) -> pd.DataFrame:
     if missing:
         raise DataError(f"{path}: missing column(s) {', '.join(missing)}")
     return frame
-
-
-def _version() -> str:
-    try:
-        return version("medaug")
-    except PackageNotFoundError:
-        return "unknown (not installed)"

@@ -153,8 +153,7 @@ def run_supervised_grid(data: PrepareConfig, config: SupervisedConfig, out: Path
     write_record(out, {
         "kind": "supervised", "config": {**config_to_dict(data),
                                          "supervised": dataclasses.asdict(config)},
-        "data": {"name": cache.manifest.name, "fingerprint": cache.fingerprint,
-                 "cache": str(cache.root)},
+        "data": cache.describe(),
         "models": {name: {"spec": str(out), "kind": "supervised", "backbone": config.backbone,
                           "runs": runs}},
         "fractions": list(fractions), "seeds": seeds, "seconds": round(seconds, 2),
@@ -309,6 +308,5 @@ def _write_run(folder: Path, resolved: dict, cache: CachedDataset, status: str,
                reason: str | None = None, **extra: object) -> None:
     write_json(folder / RUN_FILE, {
         "status": status, "reason": reason, "config": resolved,
-        "data": {"name": cache.manifest.name, "fingerprint": cache.fingerprint,
-                 "cache": str(cache.root)}, **extra,
+        "data": cache.describe(), **extra,
         "torch_version": torch.__version__, "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z")})

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -75,3 +76,11 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
     os.replace(tmp, path)
+
+
+def medaug_version() -> str:
+    """The installed medaug version (recorded beside every artefact)."""
+    try:
+        return version("medaug")
+    except PackageNotFoundError:  # run from a source tree that was not installed
+        return "unknown (not installed)"

@@ -23,7 +23,6 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +40,7 @@ from medaug.methods.base import OptimConfig, SSLMethod, create_method
 from medaug.models.backbones import create_backbone
 from medaug.train.curves import plot_curves
 from medaug.train.data import CacheDataModule, check_batch
-from medaug.train.export import write_json
+from medaug.train.export import medaug_version, write_json
 from medaug.train.monitor import KnnSplits, Monitor, read_metrics
 
 RUN_FILE = "run.json"
@@ -260,16 +259,8 @@ def _write_run(out: Path, resolved: dict[str, Any], cache: CachedDataset, status
                reason: str | None = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     record = {"status": status, "reason": reason, "config": resolved,
-              "data": {"name": cache.manifest.name, "fingerprint": cache.fingerprint,
-                       "cache": str(cache.root), "train_images": len(cache.split_indices(
-                           "train"))},
-              "medaug_version": _version(), "torch_version": torch.__version__,
+              "data": {**cache.describe(),
+                       "train_images": len(cache.split_indices("train"))},
+              "medaug_version": medaug_version(), "torch_version": torch.__version__,
               "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     write_json(out / RUN_FILE, record)
-
-
-def _version() -> str:
-    try:
-        return version("medaug")
-    except PackageNotFoundError:  # run from a source tree that was not installed
-        return "unknown (not installed)"
