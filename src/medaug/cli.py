@@ -82,11 +82,10 @@ _CONFIG_KEYS: dict[str, tuple[str, str]] = {
 def _resolve(ctx: typer.Context, config: Path | None) -> PrepareConfig:
     """The run's configuration: the ``--config`` file (or defaults), then every option given
     on the command line on top of it."""
-    from medaug.config import config_from_dict, load_raw
+    from medaug.config import config_from_dict
 
-    raw = load_raw(config) if config is not None else None
-    resolved = _overlay(ctx, raw, _CONFIG_KEYS)
-    return config_from_dict(resolved, source=str(config) if config else "command line")
+    resolved, source = _layered(ctx, config, [], _CONFIG_KEYS)
+    return config_from_dict(resolved, source)
 
 
 def _overlay(ctx: typer.Context, base: dict[str, Any] | None,
@@ -257,11 +256,12 @@ _SUPERVISED_KEYS: dict[str, tuple[str, str]] = {
         "bootstrap")}}
 
 
-def _evaluation_config(ctx: typer.Context, config: Path | None, folders: list[str],
+def _layered(ctx: typer.Context, config: Path | None, folders: list[str],
                        keys: dict[str, tuple[str, str]]) -> tuple[dict[str, Any], str]:
-    """The resolved sections of an evaluation: the ``--config`` file, else the data and
-    preprocessing saved in the first run folder among ``folders`` (so a probe sees what
-    pretraining saw), else the defaults; options given on the command line override them."""
+    """The resolved config sections and where they came from: the ``--config`` file, else the
+    data and preprocessing saved in the first run folder among ``folders`` (so a probe sees
+    what pretraining saw), else the defaults; options of ``keys`` given on the command line
+    override them."""
     import json
 
     from medaug.config import load_raw
@@ -317,7 +317,7 @@ def probe(
     from medaug.evaluate.linear_eval import run_probe
     from medaug.evaluate.report import print_comparisons, print_summary
 
-    raw, source = _evaluation_config(ctx, config, encoder, _PROBE_KEYS)
+    raw, source = _layered(ctx, config, encoder, _PROBE_KEYS)
     resolved, settings = config_from_dict(raw, source), probe_from_dict(raw, source)
     result = run_probe(resolved, encoder, settings, out, say=console.print)
     print_summary(console, result.summary, title=f"test split of {resolved.data.dataset}")
@@ -374,7 +374,7 @@ def supervised(
     from medaug.evaluate.supervised_run import run_supervised_grid
 
     _quiet_lightning()
-    raw, source = _evaluation_config(ctx, config, [], _SUPERVISED_KEYS)
+    raw, source = _layered(ctx, config, [], _SUPERVISED_KEYS)
     resolved = config_from_dict(raw, source)
     settings, fractions, subsets = supervised_from_dict(raw, source)
     result = run_supervised_grid(resolved, settings, out, fractions, subsets, name=name,
