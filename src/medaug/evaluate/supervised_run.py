@@ -50,6 +50,7 @@ from medaug.evaluate.supervised import LabelledData, SupervisedClassifier, load_
 from medaug.methods.base import OptimConfig
 from medaug.models.backbones import create_backbone
 from medaug.train.export import load_encoder, write_json
+from medaug.train.pretrain import choose_precision, make_trainer
 
 RUN_FILE = "run.json"
 TRAIN_LOG = "train_metrics.csv"
@@ -202,8 +203,6 @@ def _fit(cache: CachedDataset, config: SupervisedConfig, folder: Path, resolved:
          labels: np.ndarray, train: np.ndarray, val: np.ndarray, n_full: int, fraction: float,
          resume: bool, say: Callable[[str], None] | None,
          callbacks: Sequence[L.Callback] = ()) -> None:
-    from medaug.train.pretrain import choose_precision, make_trainer
-
     L.seed_everything(config.seed, workers=True, verbose=False)
     backbone = create_backbone(config.backbone, seed=config.seed)
     n_pos = int(labels[train].sum())
