@@ -1,1 +1,2 @@
-"""Evaluation of frozen encoders: features, kNN, (later) probes and metrics."""
+"""Evaluation of frozen encoders: features, probes (logistic, kNN), label fractions, metrics with
+patient-level intervals, the supervised baseline and paired comparisons."""
