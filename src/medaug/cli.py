@@ -387,6 +387,70 @@ def supervised(
     console.print(f"wrote {out}/ in {result.seconds:.0f} s")
 
 
+_EXPLAIN_KEYS: dict[str, tuple[str, str]] = {
+    **_DATA_KEYS, "image_path": ("explain", "paths"), "faithfulness_images":
+    ("explain", "faithfulness_images"), "explain_seed": ("explain", "seed"),
+    **{name: ("explain", name) for name in ("images", "method", "target", "layer", "threshold",
+                                            "class_weight", "bootstrap", "batch_size",
+                                            "device")}}
+
+
+@app.command()
+@friendly
+def explain(
+    ctx: typer.Context,
+    more_runs: Annotated[list[str] | None, typer.Argument(metavar="[RUNS]...", help="More runs "
+                         "(so `--runs A B C` works)", show_default=False)] = None,
+    runs: Annotated[list[str] | None, typer.Option("--runs", "-r", help="Run folder of `medaug "
+                    "pretrain` (probe fitted on top) or `medaug supervised` (its own head), or "
+                    "random:<backbone>[@seed]; the first model's calls choose the images")] =
+        None,
+    data: DataOpt = "pneumoniamnist", size: SizeOpt = 64, clahe: ClaheOpt = True,
+    clip_limit: ClipOpt = 2.0, tile_grid: TileOpt = 8,
+    images: Annotated[int, typer.Option(help="Panel rows: test images mixing the first "
+                      "model's TP, FN, FP and TN")] = 8,
+    image_path: Annotated[list[str] | None, typer.Option("--image", help="Show this image "
+                          "instead (path, or its end such as KL4/x.png, or FILE.npz#INDEX; "
+                          "repeatable)")] = None,
+    method: Annotated[str, typer.Option(help="gradcam, gradcam++ or eigencam")] = "gradcam",
+    target: Annotated[str, typer.Option(help="abnormal (the abnormal logit) or predicted (each "
+                      "model's own call)")] = "abnormal",
+    layer: Annotated[str, typer.Option(help="last (the encoder's last convolutional block) or "
+                     "a module name such as layer3 (finer maps for small images)")] = "last",
+    faithfulness_images: Annotated[int, typer.Option(help="Test images scored with ROAD per "
+                                   "model (0: none)")] = 64,
+    threshold: Annotated[str, typer.Option(help="youden (chosen on val) or a fixed "
+                         "probability")] = "youden",
+    class_weight: Annotated[str, typer.Option(help="none or balanced (logistic probe)")] =
+        "none",
+    bootstrap: Annotated[int, typer.Option(help="Patient-level bootstrap replicates")] = 1000,
+    batch_size: Annotated[int, typer.Option(help="Images per forward/backward pass")] = 32,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda")] = "auto",
+    explain_seed: Annotated[int, typer.Option("--seed", help="Seed of the image choice, random "
+                            "maps, imputation noise and bootstrap")] = 0,
+    out: Annotated[Path, typer.Option(help="Folder to write")] = Path("out/explain"),
+    classes: ClassesOpt = None, exclude: ExcludeOpt = None, patient_regex: RegexOpt = None,
+    body_part: PartOpt = None,
+    split_seed: Annotated[int, typer.Option(help="Seed of the patient-grouped split")] = 0,
+    val: ValOpt = 0.15, test: TestOpt = 0.15, config: ConfigOpt = None,
+) -> None:
+    """Grad-CAM panel of several models on the same test images (rows: images, columns:
+    models) and each model's heat-map faithfulness (ROAD) against random maps, with
+    patient-level 95% intervals (data and preprocessing default to the first run's)."""
+    from medaug.config import config_from_dict, explain_from_dict
+    from medaug.explain.report import print_faithfulness
+    from medaug.explain.run import run_explain
+
+    specs = [*(runs or []), *(more_runs or [])]
+    raw, source = _layered(ctx, config, specs, _EXPLAIN_KEYS)
+    resolved, settings = config_from_dict(raw, source), explain_from_dict(raw, source)
+    result = run_explain(resolved, specs, settings, out, say=console.print)
+    print_faithfulness(console, result.faithfulness, result.pairs)
+    console.print(f"wrote {result.panel} and {out}/ (images.csv, heatmaps.npz, "
+                  f"faithfulness.csv, faithfulness_images.csv, faithfulness_pairs.csv, "
+                  f"explain.json) in {result.seconds:.0f} s")
+
+
 @app.command("compare")
 @friendly
 def compare_cmd(

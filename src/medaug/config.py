@@ -15,6 +15,8 @@ A file has one section per stage; every key is optional and defaults to the data
       fractions: [0.01, 0.1, 1.0]
     supervised:    # medaug.evaluate.supervised_run.SupervisedConfig, fractions, seeds
       epochs: 30
+    explain:       # medaug.explain.run.ExplainConfig (``medaug explain``)
+      method: gradcam
 
 Command-line options given explicitly override the file. The resolved configuration is saved
 beside every artefact (a cache's ``meta.json`` holds it).
@@ -44,7 +46,7 @@ class DataConfig:
 
 
 #: Sections a config file may have (each command reads the ones it needs).
-SECTIONS = ("data", "preprocess", "pretrain", "probe", "supervised")
+SECTIONS = ("data", "preprocess", "pretrain", "probe", "supervised", "explain")
 
 #: The default pretraining ops: crops, mild geometry and intensity changes (lengths scale with
 #: the image size, see :mod:`medaug.augment.base`); the study's chessboard and erasing are
@@ -156,6 +158,26 @@ def supervised_from_dict(raw: dict[str, Any], source: str = "config"
             section["class_weight"] = None
         return SupervisedConfig(**section), fractions, seeds
     except (TypeError, ValueError, DataError, ConfigError) as exc:
+        raise ConfigError(f"{source}: {exc}") from exc
+
+
+def explain_from_dict(raw: dict[str, Any], source: str = "config") -> Any:
+    """The ``explain`` section of a config as a :class:`~medaug.explain.run.ExplainConfig`
+    (``paths`` and ``percentiles`` may be lists or comma-separated text; ``class_weight:
+    none`` is no weighting)."""
+    from medaug.explain.run import ExplainConfig
+
+    section = dict(raw.get("explain") or {})
+    _check_keys(section, [f.name for f in fields(ExplainConfig)], source, "explain")
+    try:
+        if "paths" in section:
+            section["paths"] = _names(section["paths"] or ())
+        if "percentiles" in section:
+            section["percentiles"] = tuple(int(q) for q in _names(section["percentiles"]))
+        if str(section.get("class_weight", "")).lower() == "none":
+            section["class_weight"] = None
+        return ExplainConfig(**section)
+    except (TypeError, ValueError, ConfigError) as exc:
         raise ConfigError(f"{source}: {exc}") from exc
 
 

@@ -115,6 +115,20 @@ def paired_bootstrap(labels: np.ndarray, probs_a: np.ndarray, probs_b: np.ndarra
                             int(d.size))
 
 
+def mean_difference(a: np.ndarray, b: np.ndarray, groups: np.ndarray, n_boot: int = 2000,
+                    seed: int = 0, level: float = 0.95) -> PairedDifference:
+    """``mean(a) - mean(b)`` of two per-image scores ``(N,)`` on the same images (``b`` all
+    zeros for ``a``'s own mean), with :func:`paired_bootstrap`'s patient-level interval and
+    p-value."""
+    a = np.asarray(a, dtype=np.float64)
+    return paired_bootstrap(np.zeros(len(a)), a, np.asarray(b, dtype=np.float64), groups,
+                            metric=_mean_of, n_boot=n_boot, seed=seed, level=level)
+
+
+def _mean_of(_labels: np.ndarray, values: np.ndarray) -> float:
+    return float(np.mean(values))
+
+
 def _interval(point: float, draws: np.ndarray, level: float) -> Interval:
     ok = draws[~np.isnan(draws)]
     if ok.size == 0:

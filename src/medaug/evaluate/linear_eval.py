@@ -187,10 +187,10 @@ def run_probe(data: PrepareConfig, specs: Sequence[str], config: ProbeConfig, ou
                         progress=False, resolved=config_to_dict(data))
     frame = cache.manifest.frame
     rows = cache.labelled_splits("a probe")
-    device = _device(config.device)
+    device = pick_device(config.device, "probe")
     preds: list[pd.DataFrame] = []
     for enc in encoders:
-        _warn_preprocessing(enc, data, say)
+        warn_preprocessing(enc, data, say)
         enc.module.to(device)
         feats, reused = cached_features(enc.module, enc.sha256, cache.images, cache.fingerprint,
                                         config.batch_size, device)
@@ -276,8 +276,9 @@ def _compare_all(predictions: pd.DataFrame, encoders: list[Encoder], config: Pro
     return pd.DataFrame(rows, columns=list(COMPARISON_COLUMNS))
 
 
-def _warn_preprocessing(enc: Encoder, data: PrepareConfig,
-                        say: Callable[[str], None] | None) -> None:
+def warn_preprocessing(enc: Encoder, data: PrepareConfig,
+                       say: Callable[[str], None] | None) -> None:
+    """Tell ``say`` when ``enc`` was trained at another size or CLAHE setting than ``data``."""
     meta = enc.info.get("encoder") or {}
     size, clahe = meta.get("image_size"), meta.get("clahe")
     pre = data.preprocess
@@ -286,9 +287,14 @@ def _warn_preprocessing(enc: Encoder, data: PrepareConfig,
             f"{pre.size} px with CLAHE {pre.clahe}")
 
 
-def _device(name: str) -> torch.device:
+def pick_device(name: str, command: str) -> torch.device:
+    """The device of ``--device name`` (``auto``: CUDA when there is one).
+
+    Raises:
+        ConfigError: ``cuda`` asked for where there is none (``command`` names who asked).
+    """
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError("probe: --device cuda, but no CUDA device is available")
+        raise ConfigError(f"{command}: --device cuda, but no CUDA device is available")
     return torch.device(name)

@@ -54,7 +54,7 @@ def print_comparisons(console: Console, comparisons: pd.DataFrame) -> None:
         if len(g) == 1:
             r = g.iloc[0]
             diff = fmt_interval(r["difference"], r["ci_low"], r["ci_high"])
-            p = _p(r["p_value"])
+            p = fmt_p(r["p_value"])
         else:
             diff = f"{g['difference'].mean():.3f} (mean)"
             above, below = int((g["ci_low"] > 0).sum()), int((g["ci_high"] < 0).sum())
@@ -68,7 +68,8 @@ def _pct(fraction: float) -> str:
     return f"{100 * float(fraction):g}%"
 
 
-def _p(value: float) -> str:
+def fmt_p(value: float) -> str:
+    """A p-value for a table: three decimals, or scientific notation below 0.001."""
     if math.isnan(value):
         return "nan"
     return f"{value:.3f}" if value >= 0.001 else f"{value:.1e}"

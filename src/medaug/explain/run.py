@@ -1,0 +1,414 @@
+"""``medaug explain``: heat maps of several models on the same images, and how faithful each
+model's maps are.
+
+An explanation folder holds, each file written through a temporary file renamed into place::
+
+    panel.png                  rows = images, columns = models (heat map + p(abnormal))
+    images.csv                 the panel's images: path, patient, label, each model's
+                               probability, call (TP/FN/FP/TN) and heat-map maximum
+    heatmaps.npz               images (R, S, S) uint8, heat (M, R, S, S), rows, models
+    faithfulness.csv           per model: ROAD (MoRF, LeRF, combined) of its heat maps and of
+                               random maps on the same test images, with patient-level
+                               intervals, and how many maps were empty
+    faithfulness_images.csv    the same per image
+    faithfulness_pairs.csv     paired differences between models
+    explain.json               resolved config, data fingerprint, each model's origin
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import os
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from medaug.config import PrepareConfig, config_to_dict
+from medaug.data.cache import CachedDataset, build_cache
+from medaug.data.datasets import load_dataset
+from medaug.errors import ConfigError
+from medaug.evaluate.bootstrap import mean_difference
+from medaug.evaluate.encoders import load_encoder_spec
+from medaug.evaluate.features import cached_features
+from medaug.evaluate.linear_eval import pick_device, warn_preprocessing
+from medaug.evaluate.metrics import valid_threshold_rule
+from medaug.evaluate.record import write_table
+from medaug.explain.faithfulness import PERCENTILES, random_maps, road_scores
+from medaug.explain.gradcam import LogitTarget, ProbabilityTarget, check_method, heat_maps
+from medaug.explain.model import Explained, explained_model
+from medaug.explain.panel import plot_panel
+from medaug.explain.selection import mixed_rows, outcomes, rows_for_paths
+from medaug.train.export import medaug_version, write_json
+
+PANEL_FILE = "panel.png"
+IMAGES_FILE = "images.csv"
+HEATMAPS_FILE = "heatmaps.npz"
+FAITHFULNESS_FILE = "faithfulness.csv"
+FAITHFULNESS_IMAGES_FILE = "faithfulness_images.csv"
+PAIRS_FILE = "faithfulness_pairs.csv"
+RECORD_FILE = "explain.json"
+TARGETS = ("abnormal", "predicted")
+
+
+@dataclass(frozen=True)
+class ExplainConfig:
+    """What ``medaug explain`` draws and measures.
+
+    Args:
+        images: rows of the panel, chosen among the test images to mix the first model's TP,
+            FN, FP and TN (ignored when ``paths`` are given).
+        paths: images to show instead, by path (see :func:`rows_for_paths`).
+        method: ``gradcam``, ``gradcam++`` or ``eigencam``.
+        target: the logit explained: ``abnormal`` for every image, or ``predicted`` (each
+            model's own call: the abnormal logit where it says abnormal, the normal one else).
+        layer: where the maps are taken: ``last`` (the encoder's last convolutional block) or
+            a module name of the encoder (e.g. ``layer3``: finer maps for small images).
+        faithfulness_images: test images (drawn at random from ``seed``, the same for every
+            model) scored with ROAD; 0 skips the faithfulness tables.
+        percentiles: ROAD's removal percentiles.
+        threshold: ``youden`` (on val) or a fixed probability: where a model calls abnormal.
+        class_weight: the logistic probe's (``None`` or ``balanced``).
+        bootstrap: patient-level replicates of the intervals; ``ci`` their coverage.
+        seed: image choice, random maps, imputation noise and bootstrap.
+        batch_size, device: of the forward and backward passes (``auto``: CUDA if any).
+    """
+
+    images: int = 8
+    paths: tuple[str, ...] = ()
+    method: str = "gradcam"
+    target: str = "abnormal"
+    layer: str = "last"
+    faithfulness_images: int = 64
+    percentiles: tuple[int, ...] = PERCENTILES
+    threshold: str = "youden"
+    class_weight: str | None = None
+    bootstrap: int = 1000
+    ci: float = 0.95
+    seed: int = 0
+    batch_size: int = 32
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        bad = []
+        if self.images < 1 and not self.paths:
+            bad.append(f"images must be at least 1, got {self.images}")
+        if self.method not in ("gradcam", "gradcam++", "eigencam"):
+            bad.append(f"method must be gradcam, gradcam++ or eigencam, got {self.method!r}")
+        if self.target not in TARGETS:
+            bad.append(f"target must be abnormal or predicted, got {self.target!r}")
+        if self.faithfulness_images < 0:
+            bad.append(f"faithfulness_images must be 0 or more, got {self.faithfulness_images}")
+        if not self.percentiles or any(not 0 < q < 100 for q in self.percentiles):
+            bad.append(f"percentiles must lie in (0, 100), got {self.percentiles}")
+        if not valid_threshold_rule(self.threshold):
+            bad.append(f"threshold must be 'youden' or a probability in (0, 1), got "
+                       f"{self.threshold!r}")
+        if self.class_weight not in (None, "balanced"):
+            bad.append(f"class_weight must be None or 'balanced', got {self.class_weight!r}")
+        if self.bootstrap < 100:
+            bad.append(f"bootstrap needs at least 100 replicates, got {self.bootstrap}")
+        if not 0.5 < self.ci < 1:
+            bad.append(f"ci must lie in (0.5, 1), got {self.ci}")
+        if not self.layer:
+            bad.append("layer must be 'last' or a module name of the encoder")
+        if self.batch_size < 1:
+            bad.append(f"batch_size must be at least 1, got {self.batch_size}")
+        if bad:
+            raise ConfigError("explain: " + "; ".join(bad))
+
+
+@dataclass
+class ExplainResult:
+    """What an explanation wrote (see the module docstring)."""
+
+    folder: Path
+    panel: Path
+    images: pd.DataFrame
+    heat: np.ndarray  # (M, R, S, S)
+    faithfulness: pd.DataFrame
+    per_image: pd.DataFrame
+    pairs: pd.DataFrame
+    seconds: float
+
+
+def run_explain(data: PrepareConfig, specs: Sequence[str], config: ExplainConfig, out: Path,
+                say: Callable[[str], None] | None = print) -> ExplainResult:
+    """Explain the models of ``specs`` (run folders, ``random:``/``imagenet:`` encoders) on
+    ``data``'s test images and write an explanation folder ``out``.
+
+    Raises:
+        ConfigError: no spec, two models with one name, an image path not in the data.
+        DataError: a split without images or without both classes.
+    """
+    started = time.perf_counter()
+    if not specs:
+        raise ConfigError("explain: give at least one run (--runs)")
+    check_method(config.method)
+    encoders = [load_encoder_spec(spec, name=display_name(spec)) for spec in specs]
+    names = [e.name for e in encoders]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ConfigError(f"explain: two models are both called {dupes[0]!r}; give run folders "
+                          "with different names")
+    cache = build_cache(load_dataset(data.data.dataset, data.data.options), data.preprocess,
+                        progress=False, resolved=config_to_dict(data))
+    frame = cache.manifest.frame
+    rows = cache.labelled_splits("the probe under the heat maps")
+    labels = frame["label"].to_numpy().astype(int)
+    chosen = (rows_for_paths(frame, config.paths, cache.manifest.name) if config.paths
+              else None)
+    device = pick_device(config.device, "explain")
+    models: list[Explained] = []
+    for enc in encoders:
+        warn_preprocessing(enc, data, say)
+        enc.module.to(device)
+        feats, _ = cached_features(enc.module, enc.sha256, cache.images, cache.fingerprint,
+                                   device=device)
+        models.append(explained_model(enc, feats, labels, rows, config.threshold,
+                                      config.class_weight))
+        if say is not None:
+            say(f"{enc.name}: {models[-1].head}, threshold {models[-1].threshold:.3f} (val)")
+    if chosen is None:
+        test = rows["test"]
+        first = models[0]
+        chosen = mixed_rows(test, outcomes(labels[test], first.probs[test], first.threshold),
+                            config.images, config.seed)
+    heat = np.stack([model_maps(m, cache.images, chosen, config, device) for m in models])
+    table = _images_table(frame, chosen, models, heat)
+    out = Path(out)
+    where = ("the last convolutional block" if config.layer == "last"
+             else f"encoder.{config.layer}")
+    title = (f"{cache.manifest.name}, {cache.config.size} px: {config.method} of the "
+             f"{config.target} logit at {where}")
+    panel = _panel(cache, chosen, table, models, heat, out / PANEL_FILE, title)
+    write_table(out / IMAGES_FILE, table)
+    _save_npz(out / HEATMAPS_FILE, images=cache.images[chosen], heat=heat.astype(np.float16),
+              rows=chosen, models=np.asarray(names))
+    per_image, summary, pairs = faithfulness(models, cache, rows["test"], config, device, say)
+    write_table(out / FAITHFULNESS_IMAGES_FILE, per_image)
+    write_table(out / FAITHFULNESS_FILE, summary)
+    write_table(out / PAIRS_FILE, pairs)
+    seconds = time.perf_counter() - started
+    write_json(out / RECORD_FILE, {
+        "kind": "explain",
+        "config": {**config_to_dict(data), "explain": dataclasses.asdict(config)},
+        "data": {**cache.describe(), "images": {s: len(r) for s, r in rows.items()}},
+        "models": {m.name: {**m.info, "encoder": e.info} for m, e in zip(models, encoders,
+                                                                        strict=True)},
+        "seconds": round(seconds, 2), "medaug_version": medaug_version(),
+        "torch_version": torch.__version__,
+        "notes": ["heat maps at each encoder's last convolutional block, scaled per map to [0, 1]",
+                  "probes: logistic regression on all training labels, C and threshold on val",
+                  "ROAD: pytorch-grad-cam's noisy linear imputation; combined = (LeRF - MoRF)/2 "
+                  "of the target probability, higher is more faithful; random maps on the same "
+                  "images are the reference",
+                  "intervals: percentile bootstrap over test patients"]})
+    for m in models:
+        m.model.cpu()
+    return ExplainResult(out, panel, table, heat, summary, per_image, pairs, seconds)
+
+
+def display_name(spec: str) -> str | None:
+    """A column title for ``spec``: a run folder's name, with its parent's in front when it is
+    a leaf of a ``medaug supervised`` grid (``f1-s0`` -> ``knee64-supervised/f1-s0``);
+    ``None`` (the encoder's own name) for other specs."""
+    path = Path(spec)
+    if ":" in spec and not path.exists():
+        return None
+    if re.fullmatch(r"f[0-9.e-]+-s\d+", path.name) and path.parent.name:
+        return f"{path.parent.name}/{path.name}"
+    return None
+
+
+def targets_for(model: Explained, rows: np.ndarray, target: str, probability: bool = False
+                ) -> list[LogitTarget]:
+    """One target per row: the abnormal logit, or the model's own call (``predicted``); as a
+    probability (what ROAD watches) when ``probability``."""
+    kind = ProbabilityTarget if probability else LogitTarget
+    if target == "abnormal":
+        return [kind(1) for _ in rows]
+    return [kind(int(p >= model.threshold)) for p in model.probs[rows]]
+
+
+def model_maps(model: Explained, images: np.ndarray, rows: np.ndarray, config: ExplainConfig,
+               device: torch.device) -> np.ndarray:
+    """Heat maps ``(R, S, S)`` in [0, 1] of cache ``rows`` (images ``(N, S, S)`` uint8)."""
+    x = _tensor(images[rows])
+    model.model.to(device)
+    try:
+        return heat_maps(model.model, model.model.layer(config.layer), x,
+                         targets_for(model, rows, config.target), config.method,
+                         config.batch_size)
+    finally:
+        model.model.cpu()
+
+
+def faithfulness(models: list[Explained], cache: CachedDataset, test: np.ndarray,
+                 config: ExplainConfig, device: torch.device,
+                 say: Callable[[str], None] | None = None
+                 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """ROAD of every model's heat maps and of random maps on the same test images: the
+    per-image table, the per-model summary and the paired differences between models."""
+    frame = cache.manifest.frame
+    if config.faithfulness_images == 0:
+        return (pd.DataFrame(columns=list(PER_IMAGE_COLUMNS)),
+                pd.DataFrame(columns=list(SUMMARY_COLUMNS)),
+                pd.DataFrame(columns=list(PAIR_COLUMNS)))
+    rng = np.random.default_rng(config.seed)
+    count = min(config.faithfulness_images, len(test))
+    rows = np.sort(rng.choice(test, size=count, replace=False))
+    size = cache.images.shape[-1]
+    tables = []
+    for k, m in enumerate(models):
+        started = time.perf_counter()
+        heat = model_maps(m, cache.images, rows, config, device)
+        grid = layer_resolution(m, size, config.layer)
+        noise = random_maps(len(rows), size, grid, seed=config.seed + 1 + k)
+        targets = targets_for(m, rows, config.target, probability=True)
+        x = _tensor(cache.images[rows])
+        m.model.to(device)
+        own, rand = {}, {}
+        try:
+            for start in range(0, len(rows), config.batch_size):
+                part = slice(start, start + config.batch_size)
+                for store, maps in ((own, heat), (rand, noise)):
+                    scores = road_scores(m.model, x[part], maps[part], targets[part],
+                                         config.percentiles, seed=config.seed + start)
+                    for key, value in scores.items():
+                        store.setdefault(key, []).append(value)
+        finally:
+            m.model.cpu()
+        tables.append(pd.DataFrame({
+            "model": m.name, "row": rows, "patient_id": frame["patient_id"].to_numpy()[rows],
+            "label": frame["label"].to_numpy()[rows].astype(int), "prob": m.probs[rows],
+            **{f"road_{key}": np.concatenate(v) for key, v in own.items()},
+            **{f"random_{key}": np.concatenate(v) for key, v in rand.items()},
+            "heat_max": heat.reshape(len(heat), -1).max(axis=1)}))
+        if say is not None:
+            say(f"{m.name}: ROAD on {len(rows)} test images in "
+                f"{time.perf_counter() - started:.0f} s")
+    per_image = pd.concat(tables, ignore_index=True)[list(PER_IMAGE_COLUMNS)]
+    return per_image, summarise_faithfulness(per_image, config), pair_differences(per_image,
+                                                                                   config)
+
+
+PER_IMAGE_COLUMNS = ("model", "row", "patient_id", "label", "prob", "road_morf", "road_lerf",
+                     "road_combined", "random_morf", "random_lerf", "random_combined",
+                     "heat_max")
+SUMMARY_COLUMNS = ("model", "images", "patients", "road_combined", "road_combined_low",
+                   "road_combined_high", "road_morf", "road_lerf", "random_combined",
+                   "random_combined_low", "random_combined_high", "vs_random",
+                   "vs_random_low", "vs_random_high", "vs_random_p", "empty_maps")
+PAIR_COLUMNS = ("model_a", "model_b", "score", "a", "b", "difference", "low", "high", "p")
+
+
+def summarise_faithfulness(per_image: pd.DataFrame, config: ExplainConfig) -> pd.DataFrame:
+    """Per model: mean ROAD of its maps and of random maps with patient-level intervals, the
+    paired difference between the two, and how many maps were empty (no positive evidence
+    for the target anywhere: Grad-CAM's ReLU left nothing, so the ranking is the random
+    tie-break)."""
+    out = []
+    for name, part in per_image.groupby("model", sort=False):
+        groups = part["patient_id"].to_numpy()
+        zeros = np.zeros(len(part))
+
+        def boot(a: np.ndarray, b: np.ndarray, groups: np.ndarray = groups) -> Any:
+            return mean_difference(a, b, groups, n_boot=config.bootstrap, seed=config.seed,
+                                   level=config.ci)
+
+        own = boot(part["road_combined"].to_numpy(), zeros)
+        rand = boot(part["random_combined"].to_numpy(), zeros)
+        versus = boot(part["road_combined"].to_numpy(), part["random_combined"].to_numpy())
+        out.append({
+            "model": name, "images": len(part), "patients": len(np.unique(groups)),
+            "road_combined": own.a, "road_combined_low": own.low,
+            "road_combined_high": own.high, "road_morf": part["road_morf"].mean(),
+            "road_lerf": part["road_lerf"].mean(), "random_combined": rand.a,
+            "random_combined_low": rand.low, "random_combined_high": rand.high,
+            "vs_random": versus.difference, "vs_random_low": versus.low,
+            "vs_random_high": versus.high, "vs_random_p": versus.p_value,
+            "empty_maps": int((part["heat_max"] <= 0).sum())})
+    return pd.DataFrame(out, columns=list(SUMMARY_COLUMNS))
+
+
+def pair_differences(per_image: pd.DataFrame, config: ExplainConfig) -> pd.DataFrame:
+    """For every pair of models: the paired difference (a - b) of mean ROAD combined on the
+    same images, with its patient-level interval and p-value."""
+    names = list(dict.fromkeys(per_image["model"]))
+    out = []
+    for a, b in itertools.combinations(names, 2):
+        pa = per_image[per_image["model"] == a].set_index("row")
+        pb = per_image[per_image["model"] == b].set_index("row").loc[pa.index]
+        d = mean_difference(pa["road_combined"].to_numpy(), pb["road_combined"].to_numpy(),
+                            pa["patient_id"].to_numpy(), n_boot=config.bootstrap,
+                            seed=config.seed, level=config.ci)
+        out.append({"model_a": a, "model_b": b, "score": "road_combined", "a": d.a, "b": d.b,
+                    "difference": d.difference, "low": d.low, "high": d.high,
+                    "p": d.p_value})
+    return pd.DataFrame(out, columns=list(PAIR_COLUMNS))
+
+
+def layer_resolution(model: Explained, size: int, layer: str = "last") -> int:
+    """Side of ``layer``'s feature map for ``size`` px inputs (the random maps' grid)."""
+    seen: list[int] = []
+    handle = model.model.layer(layer).register_forward_hook(
+        lambda _m, _i, output: seen.append(int(output.shape[-1])))
+    try:
+        with torch.no_grad():
+            model.model.eval()(torch.zeros(1, 1, size, size))
+    finally:
+        handle.remove()
+    return seen[0]
+
+
+def _tensor(images: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.asarray(images)).float().div_(255).unsqueeze(1)  # (R, 1, S, S)
+
+
+def _images_table(frame: pd.DataFrame, chosen: np.ndarray, models: list[Explained],
+                  heat: np.ndarray) -> pd.DataFrame:
+    labels = frame["label"].to_numpy().astype(int)
+    tables = []
+    for m, maps in zip(models, heat, strict=True):
+        tables.append(pd.DataFrame({
+            "panel_row": np.arange(len(chosen)), "row": chosen,
+            "path": frame["path"].to_numpy()[chosen],
+            "index": frame["index"].to_numpy()[chosen] if "index" in frame else -1,
+            "patient_id": frame["patient_id"].to_numpy()[chosen],
+            "split": frame["split"].to_numpy()[chosen], "label": labels[chosen],
+            "model": m.name, "prob": m.probs[chosen], "threshold": m.threshold,
+            "call": outcomes(labels[chosen], m.probs[chosen], m.threshold),
+            "heat_max": maps.reshape(len(maps), -1).max(axis=1)}))
+    return pd.concat(tables, ignore_index=True)
+
+
+def _panel(cache: CachedDataset, chosen: np.ndarray, table: pd.DataFrame,
+           models: list[Explained], heat: np.ndarray, out: Path, title: str) -> Path:
+    first = table[table["model"] == models[0].name]
+    labels = ["abnormal" if y else "normal" for y in first["label"]]
+    captions = []
+    for path, index, patient in zip(first["path"], first["index"], first["patient_id"],
+                                     strict=True):
+        name = Path(str(path)).name
+        name = f"{name}#{index}" if name.endswith(".npz") else name
+        captions.append(f"{name[-26:]} ({str(patient)[-12:]})")
+    probs = np.stack([m.probs[chosen] for m in models])
+    calls = np.stack([table[table["model"] == m.name]["call"].to_numpy() for m in models])
+    return plot_panel(cache.images[chosen], heat, labels, captions, [m.name for m in models],
+                      probs, calls, out, title)
+
+
+def _save_npz(path: Path, **arrays: Any) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.npz")
+    np.savez_compressed(tmp, **arrays)
+    os.replace(tmp, path)
+    return path
