@@ -28,11 +28,12 @@ PERCENTILES: tuple[int, ...] = (10, 20, 30, 40, 50, 60, 70, 80, 90)
 
 
 def untie(heat: np.ndarray, seed: int = 0) -> np.ndarray:
-    """``heat`` ``(B, S, S)`` with ties broken at random (a jitter of at most 1e-6): the
-    removal masks threshold at percentiles, and a map with many equal values (zeros after
-    Grad-CAM's ReLU) would otherwise remove all or none of them at once."""
+    """``heat`` ``(B, S, S)`` as float64 with ties broken at random (a jitter below 1e-6, kept
+    in float64 so that ties at any value are broken): the removal masks threshold at
+    percentiles, and a map with many equal values (zeros after Grad-CAM's ReLU) would
+    otherwise remove all or none of them at once."""
     rng = np.random.default_rng(seed)
-    return (heat.astype(np.float64) + 1e-6 * rng.random(heat.shape)).astype(np.float32)
+    return heat.astype(np.float64) + 1e-6 * rng.random(heat.shape)
 
 
 def road_scores(model: nn.Module, x: Tensor, heat: np.ndarray, targets: list[Any],

@@ -1,5 +1,6 @@
 """Heat maps of a classifier's abnormal logit with pytorch-grad-cam (Grad-CAM, Selvaraju et al.
-2017; Grad-CAM++, Chattopadhyay et al. 2018; EigenCAM, Muhammad & Yeasin 2020).
+2017; Grad-CAM++, Chattopadhyay et al. 2018; EigenCAM, Muhammad & Yeasin 2020, with its sign
+fixed: :class:`OrientedEigenCAM`).
 
 :class:`HeatMaps` is a context manager: the library's hooks are registered on the target layer
 on enter and removed on exit, also when an exception leaves the block. Inputs are 1-channel
@@ -20,9 +21,34 @@ from torch import Tensor, nn
 
 from medaug.errors import ConfigError
 
+
+class OrientedEigenCAM(EigenCAM):
+    """EigenCAM: the layer's activations ``(C, h, w)`` projected on their first principal
+    component (as pytorch-grad-cam's ``get_2d_projection``, with a thin SVD: the library's
+    full one builds an ``(h*w, h*w)`` matrix), with the component's sign fixed. A singular
+    vector's sign is arbitrary, so the map could come out as the complement of what the layer
+    responds to; each map is flipped where needed to correlate positively with the layer's
+    activation norm per location (the L2 norm over channels, whatever their sign)."""
+
+    def get_cam_image(self, input_tensor: Tensor, target_layer: nn.Module, targets: Any,
+                      activations: np.ndarray, grads: Any, eigen_smooth: bool) -> np.ndarray:
+        acts = np.nan_to_num(np.asarray(activations, dtype=np.float64))  # (B, C, h, w)
+        maps = np.empty((acts.shape[0], *acts.shape[2:]), dtype=np.float32)
+        for k, a in enumerate(acts):
+            flat = a.reshape(a.shape[0], -1).T  # (h*w, C)
+            flat = flat - flat.mean(axis=0)
+            _, _, vt = np.linalg.svd(flat, full_matrices=False)
+            proj = flat @ vt[0]  # (h*w,)
+            norm = np.linalg.norm(a, axis=0).ravel()
+            if float((proj - proj.mean()) @ (norm - norm.mean())) < 0:
+                proj = -proj
+            maps[k] = proj.reshape(a.shape[1:])
+        return maps
+
+
 #: ``--method`` name -> pytorch-grad-cam class.
 CAM_METHODS: dict[str, type[BaseCAM]] = {"gradcam": GradCAM, "gradcam++": GradCAMPlusPlus,
-                                         "eigencam": EigenCAM}
+                                         "eigencam": OrientedEigenCAM}
 
 
 class LogitTarget:

@@ -30,6 +30,9 @@ def mixed_rows(rows: np.ndarray, kinds: np.ndarray, count: int, seed: int = 0) -
     runs out is skipped."""
     rng = np.random.default_rng(seed)
     rows, kinds = np.asarray(rows), np.asarray(kinds)
+    unknown = sorted(set(kinds.tolist()) - set(OUTCOMES))
+    if unknown:
+        raise ValueError(f"outcomes must be among {', '.join(OUTCOMES)}, got {unknown}")
     pools = [list(rng.permutation(rows[kinds == kind])) for kind in OUTCOMES]
     picked: list[int] = []
     while len(picked) < min(count, len(rows)):
