@@ -19,7 +19,8 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # The main job on the default dataset (PneumoniaMNIST): summary, cache, augmentation preview,
-# a short SimCLR pretraining run (started afresh each time), then its probes beside random init.
+# a short SimCLR pretraining run (started afresh each time), then its probes beside random init
+# and a Grad-CAM panel of both with their faithfulness.
 demo: $(STAMP)
 	$(MEDAUG) data summary --data pneumoniamnist
 	$(MEDAUG) prepare --data pneumoniamnist --size 28
@@ -30,6 +31,8 @@ demo: $(STAMP)
 		--batch-size 128 --out out/demo/pretrain-simclr
 	$(MEDAUG) probe -e out/demo/pretrain-simclr --label-fractions 0.1,1 --seeds 2 \
 		--out out/demo/probe
+	$(MEDAUG) explain --runs out/demo/pretrain-simclr random:resnet18@0 --images 6 \
+		--layer layer2 --faithfulness-images 64 --out out/demo/explain
 
 # The whole suite, slow tests included (CI runs exactly this).
 test: $(STAMP)

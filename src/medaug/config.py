@@ -173,7 +173,11 @@ def explain_from_dict(raw: dict[str, Any], source: str = "config") -> Any:
         if "paths" in section:
             section["paths"] = _names(section["paths"] or ())
         if "percentiles" in section:
-            section["percentiles"] = tuple(int(q) for q in _names(section["percentiles"]))
+            try:
+                section["percentiles"] = tuple(int(q) for q in _names(section["percentiles"]))
+            except ValueError as exc:
+                raise ConfigError(f"explain: percentiles must be whole numbers in (0, 100), "
+                                  f"got {section['percentiles']!r}") from exc
         if str(section.get("class_weight", "")).lower() == "none":
             section["class_weight"] = None
         return ExplainConfig(**section)

@@ -122,11 +122,12 @@ def explained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Explanation]
             models.append(real(*args, **kwargs))
             return models[-1]
 
-        mp.setattr(explain_run, "explained_model", keep)
         config = ExplainConfig(images=IMAGES, faithfulness_images=FAITHFULNESS_IMAGES,
                                percentiles=PERCENTILES, bootstrap=100, device="cpu")
         messages: list[str] = []
-        result = run_explain(data, specs, config, base / "out", say=messages.append)
+        with pytest.MonkeyPatch.context() as spy:
+            spy.setattr(explain_run, "explained_model", keep)
+            result = run_explain(data, specs, config, base / "out", say=messages.append)
         cache = build_cache(load_dataset(data.data.dataset), data.preprocess, progress=False)
         yield Explanation(npz, data, cache, specs, supervised, config, base / "out", result,
                           models, messages, base)
@@ -238,7 +239,9 @@ def test_the_record_names_each_models_head(explained: Explanation) -> None:
     assert [m.head for m in explained.models] == ["logistic probe", "supervised head"]
     assert any("logistic probe" in m for m in explained.messages)
     assert any("supervised head" in m for m in explained.messages)
-    assert not any(m.startswith("note:") for m in explained.messages)  # trained at 16 px
+    assert not any("was trained at" in m for m in explained.messages)  # trained at 16 px
+    # at 16 px resnet18-small's last block is 2x2: the run says so
+    assert any(m.startswith("note:") and "2x2" in m for m in explained.messages)
 
 
 def test_faithfulness_tables(explained: Explanation) -> None:
@@ -307,30 +310,21 @@ def test_no_hook_is_left_when_a_heat_map_fails(explained: Explanation) -> None:
 # --- reproducibility ---------------------------------------------------------------------------
 
 
-def test_the_same_config_gives_the_same_images_and_maps(
-        explained: Explanation, without_faithfulness: explain_run.ExplainResult,
-        tmp_path: Path) -> None:
-    config = dataclasses.replace(explained.config, faithfulness_images=0)
-    again = run_explain(explained.data, explained.specs, config, tmp_path / "again", say=None)
+def test_the_same_config_gives_the_same_images_maps_and_scores(explained: Explanation,
+                                                               tmp_path: Path) -> None:
+    """The image choice, ROAD's image draw, random maps and imputation noise all come from the
+    seed: a second run writes the same tables and maps."""
+    again = run_explain(explained.data, explained.specs, explained.config, tmp_path / "again",
+                        say=None)
     pd.testing.assert_frame_equal(_read(tmp_path / "again" / IMAGES_FILE),
-                                  _read(without_faithfulness.folder / IMAGES_FILE))
-    np.testing.assert_array_equal(again.heat, without_faithfulness.heat)
-    first, second = _heat(without_faithfulness.folder), _heat(tmp_path / "again")
-    for key in ("heat", "rows", "images"):
+                                  _read(explained.out / IMAGES_FILE))
+    np.testing.assert_array_equal(again.heat, explained.result.heat)
+    first, second = _heat(explained.out), _heat(tmp_path / "again")
+    for key in ("heat", "rows", "images", "models"):
         np.testing.assert_array_equal(second[key], first[key])
-
-
-def test_faithfulness_is_reproducible(explained: Explanation) -> None:
-    """ROAD's image draw, random maps and imputation noise all come from the seed."""
-    config = dataclasses.replace(explained.config, faithfulness_images=2, percentiles=(50,))
-    test = explained.cache.split_indices("test")
-    device = torch.device("cpu")
-    first = explain_run.faithfulness(explained.models, explained.cache, test, config, device)
-    second = explain_run.faithfulness(explained.models, explained.cache, test, config, device)
-    for a, b in zip(first, second, strict=True):
-        pd.testing.assert_frame_equal(a, b)
-    per_image = first[0]
-    assert len(per_image) == 2 * 2 and set(per_image["row"]) <= set(test.tolist())
+    for name in (FAITHFULNESS_FILE, FAITHFULNESS_IMAGES_FILE, PAIRS_FILE):
+        pd.testing.assert_frame_equal(_read(tmp_path / "again" / name),
+                                      _read(explained.out / name))
     assert all(_hooks(m.model) == [] for m in explained.models)
 
 
@@ -393,6 +387,28 @@ def test_a_path_not_in_the_data_is_a_config_error_that_writes_nothing(
     assert not out.exists() or not any(out.iterdir())
 
 
+def test_two_models_with_one_name_are_a_config_error(explained: Explanation,
+                                                     tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with pytest.raises(ConfigError, match=f"both called '{PRETRAIN_NAME}'"):
+        run_explain(explained.data, [explained.specs[0], explained.specs[0]],
+                    explained.config, out, say=None)
+    assert not out.exists()
+    with pytest.raises(ConfigError, match="at least one run"):
+        run_explain(explained.data, [], explained.config, out, say=None)
+    assert not out.exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_without_a_gpu_is_a_config_error_that_writes_nothing(explained: Explanation,
+                                                                  tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    config = dataclasses.replace(explained.config, device="cuda", faithfulness_images=0)
+    with pytest.raises(ConfigError, match="cuda"):
+        run_explain(explained.data, explained.specs, config, out, say=None)
+    assert not out.exists() or not any(out.iterdir())
+
+
 # --- target ------------------------------------------------------------------------------------
 
 
@@ -410,6 +426,10 @@ def test_the_predicted_target_explains_each_models_own_call(explained: Explanati
     # the same images as the abnormal target's panel (the choice does not depend on it)
     pd.testing.assert_series_equal(result.images["row"], explained.result.images["row"])
     calls = result.images["call"].to_numpy().reshape(2, IMAGES)
+    assert {"TP", "FP"} & set(calls.ravel()) and {"TN", "FN"} & set(calls.ravel())
+    normal = [(m, r) for m in range(2) for r in range(IMAGES) if calls[m, r] in ("TN", "FN")]
+    assert any(not np.allclose(result.heat[m, r], explained.result.heat[m, r], atol=1e-3)
+               for m, r in normal)  # at least one normal call's map is its own
     for m in range(2):
         for r in range(IMAGES):
             mine, abnormal = result.heat[m, r], explained.result.heat[m, r]
@@ -418,6 +438,54 @@ def test_the_predicted_target_explains_each_models_own_call(explained: Explanati
             else:
                 assert (not np.allclose(mine, abnormal, atol=1e-3)
                         or (mine.max() == 0 and abnormal.max() == 0)), (m, r)
+
+
+# --- layer ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Layer3:
+    """The module's models explained at ``layer3`` (4x4 at 16 px) instead of the last block."""
+
+    result: explain_run.ExplainResult
+    record: dict[str, Any]
+    messages: list[str]
+
+
+@pytest.fixture(scope="module")
+def at_layer3(explained: Explanation) -> Layer3:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MEDAUG_CACHE_DIR", str(explained.base.parent / "cache"))
+        config = dataclasses.replace(explained.config, layer="layer3", images=2,
+                                     faithfulness_images=0)
+        messages: list[str] = []
+        result = run_explain(explained.data, explained.specs, config,
+                             explained.base / "layer3", say=messages.append)
+    record = json.loads((result.folder / RECORD_FILE).read_text())
+    return Layer3(result, record, messages)
+
+
+def test_an_earlier_layer_gives_full_size_maps(at_layer3: Layer3) -> None:
+    heat = at_layer3.result.heat
+    assert heat.shape == (2, 2, SIZE, SIZE)
+    assert heat.min() >= 0 and heat.max() <= 1
+    assert not any("2x2" in m for m in at_layer3.messages)  # layer3 is 4x4 at 16 px
+    assert at_layer3.record["config"]["explain"]["layer"] == "layer3"
+
+
+def test_the_records_notes_name_the_layer_the_maps_were_taken_at(at_layer3: Layer3) -> None:
+    notes = " ".join(at_layer3.record["notes"])
+    assert "last convolutional block" not in notes and "layer3" in notes
+
+
+def test_a_layer_that_is_not_a_module_is_a_config_error_that_writes_nothing(
+        explained: Explanation, tmp_path: Path) -> None:
+    config = dataclasses.replace(explained.config, layer="layer9", faithfulness_images=0)
+    out = tmp_path / "out"
+    with pytest.raises(ConfigError, match="layer9"):
+        run_explain(explained.data, explained.specs, config, out, say=None)
+    assert not out.exists() or not any(out.iterdir())
+    assert all(_hooks(m.model) == [] for m in explained.models)
 
 
 # --- column titles -----------------------------------------------------------------------------

@@ -172,10 +172,15 @@ def run_explain(data: PrepareConfig, specs: Sequence[str], config: ExplainConfig
         enc.module.to(device)
         feats, _ = cached_features(enc.module, enc.sha256, cache.images, cache.fingerprint,
                                    device=device)
+        enc.module.cpu()  # each model goes to the device only while it is used
         models.append(explained_model(enc, feats, labels, rows, config.threshold,
                                       config.class_weight))
         if say is not None:
             say(f"{enc.name}: {models[-1].head}, threshold {models[-1].threshold:.3f} (val)")
+    grid = layer_resolution(models[0], cache.images.shape[-1], config.layer)
+    if say is not None and grid <= 2:
+        say(f"note: at {cache.images.shape[-1]} px the maps of layer {config.layer!r} are "
+            f"{grid}x{grid} cells; an earlier layer (--layer layer3 or layer2) gives finer ones")
     if chosen is None:
         test = rows["test"]
         first = models[0]
@@ -205,7 +210,7 @@ def run_explain(data: PrepareConfig, specs: Sequence[str], config: ExplainConfig
                                                                         strict=True)},
         "seconds": round(seconds, 2), "medaug_version": medaug_version(),
         "torch_version": torch.__version__,
-        "notes": ["heat maps at each encoder's last convolutional block, scaled per map to [0, 1]",
+        "notes": [f"heat maps at {where} of each encoder, scaled per map to [0, 1]",
                   "probes: logistic regression on all training labels, C and threshold on val",
                   "ROAD: pytorch-grad-cam's noisy linear imputation; combined = (LeRF - MoRF)/2 "
                   "of the target probability, higher is more faithful; random maps on the same "
@@ -363,7 +368,8 @@ def layer_resolution(model: Explained, size: int, layer: str = "last") -> int:
         lambda _m, _i, output: seen.append(int(output.shape[-1])))
     try:
         with torch.no_grad():
-            model.model.eval()(torch.zeros(1, 1, size, size))
+            device = next(model.model.parameters()).device
+            model.model.eval()(torch.zeros(1, 1, size, size, device=device))
     finally:
         handle.remove()
     return seen[0]
