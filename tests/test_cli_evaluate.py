@@ -5,7 +5,6 @@ bad input as one ``error:`` line with exit status 2 (16 px images, ``resnet18-sm
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,14 +37,6 @@ class Invoked:
 def npz(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tiny_npz(tmp_path_factory.mktemp("cli_evaluate") / "tiny.npz", n_train=N_TRAIN,
                     n_val=N_VAL, n_test=N_TEST, size=SIZE)
-
-
-@pytest.fixture(scope="module")
-def cache_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Module fixtures run before the autouse cache fixture: point the cache at its folder."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MEDAUG_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
-        yield
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ option or a missing run folder is one ``error:`` line with exit status 2 and not
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,14 +57,6 @@ class Invoked:
 
     result: Result
     out: Path
-
-
-@pytest.fixture(scope="module")
-def cache_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Module fixtures run before the autouse cache fixture: point the cache at its folder."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MEDAUG_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
-        yield
 
 
 @pytest.fixture(scope="module")

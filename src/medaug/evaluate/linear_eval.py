@@ -27,7 +27,7 @@ from medaug.errors import ConfigError
 from medaug.evaluate.encoders import Encoder, MissingWeights, load_encoder_spec
 from medaug.evaluate.features import cached_features
 from medaug.evaluate.fractions import label_fraction
-from medaug.evaluate.metrics import valid_threshold_rule
+from medaug.evaluate.metrics import scoring_problems
 from medaug.evaluate.probe import fit_logistic_probe, knn_probe
 from medaug.evaluate.record import (
     COMPARISONS_FILE,
@@ -89,17 +89,9 @@ class ProbeConfig:
         unknown = [p for p in self.probes if p not in PROBES]
         if unknown or not self.probes:
             bad.append(f"probes must be among {', '.join(PROBES)}, got {self.probes}")
-        if self.class_weight not in (None, "balanced"):
-            bad.append(f"class_weight must be None or 'balanced', got {self.class_weight!r}")
-        if self.bootstrap < 100:
-            bad.append(f"bootstrap needs at least 100 replicates, got {self.bootstrap}")
-        if not 0.5 < self.ci < 1:
-            bad.append(f"ci must lie in (0.5, 1), got {self.ci}")
         if self.knn_k < 1:
             bad.append(f"knn_k must be at least 1, got {self.knn_k}")
-        if not valid_threshold_rule(self.threshold):
-            bad.append(f"threshold must be 'youden' or a probability in (0, 1), got "
-                       f"{self.threshold!r}")
+        bad += scoring_problems(self.threshold, self.class_weight, self.bootstrap, self.ci)
         if bad:
             raise ConfigError("probe: " + "; ".join(bad))
 

@@ -114,5 +114,22 @@ def valid_threshold_rule(rule: str | float) -> bool:
     return True
 
 
+def scoring_problems(threshold: str | float, class_weight: str | None,
+                     bootstrap: int | None = None, ci: float | None = None) -> list[str]:
+    """What is wrong with the settings every evaluation shares (the threshold rule, the
+    probe's class weighting, the bootstrap's replicates and coverage): one message per
+    problem, none when all is well (``None`` skips a check)."""
+    bad = []
+    if not valid_threshold_rule(threshold):
+        bad.append(f"threshold must be 'youden' or a probability in (0, 1), got {threshold!r}")
+    if class_weight not in (None, "balanced"):
+        bad.append(f"class_weight must be None or 'balanced', got {class_weight!r}")
+    if bootstrap is not None and bootstrap < 100:
+        bad.append(f"bootstrap needs at least 100 replicates, got {bootstrap}")
+    if ci is not None and not 0.5 < ci < 1:
+        bad.append(f"ci must lie in (0.5, 1), got {ci}")
+    return bad
+
+
 def _mean2(a: float, b: float) -> float:
     return (a + b) / 2 if not (np.isnan(a) or np.isnan(b)) else float("nan")

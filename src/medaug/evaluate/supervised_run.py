@@ -37,7 +37,7 @@ from medaug.errors import ConfigError, TrainingError
 from medaug.evaluate.encoders import file_sha256
 from medaug.evaluate.features import extract_features
 from medaug.evaluate.fractions import label_fraction
-from medaug.evaluate.metrics import valid_threshold_rule
+from medaug.evaluate.metrics import scoring_problems
 from medaug.evaluate.record import (
     METRICS_FILE,
     PREDICTIONS_FILE,
@@ -93,11 +93,7 @@ class SupervisedConfig:
             bad.append(f"optimizer must be adamw or sgd, got {self.optimizer!r}")
         if self.lr is not None and not self.lr > 0:
             bad.append(f"lr must be > 0, got {self.lr}")
-        if self.class_weight not in (None, "balanced"):
-            bad.append(f"class_weight must be None or 'balanced', got {self.class_weight!r}")
-        if not valid_threshold_rule(self.threshold):
-            bad.append(f"threshold must be 'youden' or a probability in (0, 1), got "
-                       f"{self.threshold!r}")
+        bad += scoring_problems(self.threshold, self.class_weight)
         if bad:
             raise ConfigError("supervised: " + "; ".join(bad))
 

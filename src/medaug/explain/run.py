@@ -39,7 +39,7 @@ from medaug.evaluate.bootstrap import mean_difference
 from medaug.evaluate.encoders import load_encoder_spec
 from medaug.evaluate.features import cached_features
 from medaug.evaluate.linear_eval import pick_device, warn_preprocessing
-from medaug.evaluate.metrics import valid_threshold_rule
+from medaug.evaluate.metrics import scoring_problems
 from medaug.evaluate.record import write_table
 from medaug.explain.faithfulness import PERCENTILES, random_maps, road_scores
 from medaug.explain.gradcam import LogitTarget, ProbabilityTarget, check_method, heat_maps
@@ -108,15 +108,7 @@ class ExplainConfig:
             bad.append(f"faithfulness_images must be 0 or more, got {self.faithfulness_images}")
         if not self.percentiles or any(not 0 < q < 100 for q in self.percentiles):
             bad.append(f"percentiles must lie in (0, 100), got {self.percentiles}")
-        if not valid_threshold_rule(self.threshold):
-            bad.append(f"threshold must be 'youden' or a probability in (0, 1), got "
-                       f"{self.threshold!r}")
-        if self.class_weight not in (None, "balanced"):
-            bad.append(f"class_weight must be None or 'balanced', got {self.class_weight!r}")
-        if self.bootstrap < 100:
-            bad.append(f"bootstrap needs at least 100 replicates, got {self.bootstrap}")
-        if not 0.5 < self.ci < 1:
-            bad.append(f"ci must lie in (0.5, 1), got {self.ci}")
+        bad += scoring_problems(self.threshold, self.class_weight, self.bootstrap, self.ci)
         if not self.layer:
             bad.append("layer must be 'last' or a module name of the encoder")
         if self.batch_size < 1:
