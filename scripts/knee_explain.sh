@@ -19,6 +19,7 @@ for config in last:abnormal layer3:abnormal layer3:predicted; do
       --target $target --out $out > $D/knee64_explain_$tag.txt 2>&1
   fi
   cp $out/panel.png $D/knee64_panel_$tag.png
+  cp $out/mean_maps.png $D/knee64_mean_maps_$tag.png
   for f in faithfulness.csv faithfulness_pairs.csv images.csv explain.json; do
     cp $out/$f $D/knee64_${tag}_$f
   done

@@ -62,7 +62,7 @@ IMAGES = 4
 FAITHFULNESS_IMAGES = 6
 PERCENTILES = (30, 70)
 FILES = (PANEL_FILE, IMAGES_FILE, HEATMAPS_FILE, FAITHFULNESS_FILE, FAITHFULNESS_IMAGES_FILE,
-         PAIRS_FILE, RECORD_FILE)
+         PAIRS_FILE, RECORD_FILE, explain_run.MEAN_MAPS_FILE, explain_run.MEAN_HEAT_FILE)
 
 
 @dataclass
@@ -265,6 +265,12 @@ def test_faithfulness_tables(explained: Explanation) -> None:
         row = summary[summary["model"] == name].iloc[0]
         assert row["road_combined"] == pytest.approx(part["road_combined"].mean())
         assert row["empty_maps"] == int((part["heat_max"] <= 0).sum())
+        full = part["heat_max"] > 0
+        assert part.loc[full, ["heat_row", "heat_col"]].notna().all().all()
+        assert part.loc[~full, ["heat_row", "heat_col"]].isna().all().all()
+        assert part.loc[full, ["heat_row", "heat_col"]].stack().between(0, 1).all()
+        if full.any():
+            assert row["heat_row"] == pytest.approx(part.loc[full, "heat_row"].mean())
     pairs = pd.read_csv(explained.out / PAIRS_FILE)
     assert len(pairs) == 1
     pair = pairs.iloc[0]
@@ -328,10 +334,29 @@ def test_the_same_config_gives_the_same_images_maps_and_scores(explained: Explan
     assert all(_hooks(m.model) == [] for m in explained.models)
 
 
+def test_the_mean_maps_average_the_non_empty_maps_of_the_scored_images(
+        explained: Explanation) -> None:
+    with np.load(explained.out / explain_run.MEAN_HEAT_FILE) as saved:
+        mean_heat, rows, models = saved["mean_heat"], saved["rows"], saved["models"]
+    assert models.tolist() == NAMES
+    assert mean_heat.shape == (len(NAMES), SIZE, SIZE)
+    assert mean_heat.min() >= 0 and mean_heat.max() <= 1
+    per_image = _read(explained.out / FAITHFULNESS_IMAGES_FILE)
+    assert sorted(rows.tolist()) == sorted(per_image[per_image["model"] == NAMES[0]]["row"])
+    # recompute one model's maps on those rows: the mean of its non-empty ones
+    model = next(m for m in explained.models if m.name == NAMES[0])
+    heat = explain_run.model_maps(model, explained.cache.images, rows, explained.config,
+                                  torch.device("cpu"))
+    full = heat.reshape(len(heat), -1).max(axis=1) > 0
+    expected = heat[full].mean(axis=0) if full.any() else np.zeros((SIZE, SIZE))
+    np.testing.assert_allclose(mean_heat[0], expected, atol=1e-5)
+
+
 def test_no_faithfulness_images_gives_empty_tables_and_still_a_panel(
         explained: Explanation, without_faithfulness: explain_run.ExplainResult) -> None:
     folder = without_faithfulness.folder
     assert (folder / PANEL_FILE).is_file() and (folder / HEATMAPS_FILE).is_file()
+    assert not (folder / explain_run.MEAN_MAPS_FILE).exists()  # nothing was scored
     assert without_faithfulness.faithfulness.empty and without_faithfulness.pairs.empty
     assert without_faithfulness.per_image.empty
     for name, columns in ((FAITHFULNESS_FILE, SUMMARY_COLUMNS),

@@ -228,3 +228,15 @@ def test_road_prefers_the_map_of_the_pixels_the_model_uses() -> None:
     shuffled = road_scores(model, x, random_maps(count, SIZE, grid=4, seed=0), targets,
                            PERCENTILES, seed=0)
     assert (right["combined"] > shuffled["combined"]).all()
+
+
+def test_heat_centre_finds_the_quadrant_and_leaves_empty_maps_out() -> None:
+    from medaug.explain.faithfulness import heat_centre
+
+    heat = np.zeros((3, 8, 8), np.float32)
+    heat[0, :4, :4] = 1  # top-left quadrant: centre at (0.25, 0.25)
+    heat[1, 6, 1] = 2  # one pixel: its centre
+    rows, cols = heat_centre(heat)
+    np.testing.assert_allclose(rows[:2], [0.25, 6.5 / 8])
+    np.testing.assert_allclose(cols[:2], [0.25, 1.5 / 8])
+    assert np.isnan(rows[2]) and np.isnan(cols[2])  # empty map

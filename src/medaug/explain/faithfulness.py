@@ -67,3 +67,16 @@ def random_maps(count: int, size: int, grid: int, seed: int = 0) -> np.ndarray:
     coarse = rng.random((count, max(grid, 1), max(grid, 1))).astype(np.float32)
     return np.stack([cv2.resize(c, (size, size), interpolation=cv2.INTER_LINEAR)
                      for c in coarse]) if count else np.zeros((0, size, size), np.float32)
+
+
+def heat_centre(heat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Centre of mass of each heat map ``(B, H, W)``: its row and column ``(B,)`` as fractions
+    of the image (0 = top / left edge, 1 = bottom / right edge); NaN for an empty map."""
+    h, w = heat.shape[-2:]
+    ys = (np.arange(h) + 0.5) / h
+    xs = (np.arange(w) + 0.5) / w
+    mass = heat.reshape(len(heat), -1).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rows = np.where(mass > 0, heat.sum(axis=2) @ ys / mass, np.nan)
+        cols = np.where(mass > 0, heat.sum(axis=1) @ xs / mass, np.nan)
+    return rows, cols

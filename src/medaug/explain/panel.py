@@ -63,3 +63,22 @@ def plot_panel(images: np.ndarray, heat: np.ndarray, labels: Sequence[str],
     if title:
         fig.suptitle(title, fontsize=10)
     return save_png(fig, out, dpi=110)
+
+
+def plot_mean_maps(mean_image: np.ndarray, mean_heat: np.ndarray, models: Sequence[str],
+                   out: Path, title: str = "", cell: float = 2.2) -> Path:
+    """Write one picture per model of its mean heat map ``(M, S, S)`` over the mean image
+    ``(S, S)`` (float, 0-255) of the images averaged; returns ``out``."""
+    fig = Figure(figsize=(cell * len(models) + 0.6, cell + 0.9), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = np.asarray(fig.subplots(1, len(models), squeeze=False))[0]
+    image = np.uint8(np.clip(np.round(mean_image), 0, 255))
+    for ax, name, heat in zip(axes, models, mean_heat, strict=True):
+        scaled = heat / heat.max() if heat.max() > 0 else heat
+        ax.imshow(overlay(image, scaled))
+        ax.set_title(name, fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if title:
+        fig.suptitle(title, fontsize=9)
+    return save_png(fig, out, dpi=110)

@@ -17,7 +17,7 @@ def print_faithfulness(console: Console, summary: pd.DataFrame, pairs: pd.DataFr
     table = Table(title="heat-map faithfulness: ROAD combined = (LeRF - MoRF) / 2 of p(target), "
                   "higher is more faithful; 95% CI over test patients", title_justify="left")
     for col in ("model", "images", "ROAD", "random maps", "ROAD - random", "p",
-                "MoRF", "LeRF", "empty maps"):
+                "MoRF", "LeRF", "empty maps", "centre (row, col)"):
         table.add_column(col, justify="left" if col == "model" else "right")
     for _, r in summary.iterrows():
         table.add_row(str(r["model"]), str(r["images"]),
@@ -27,7 +27,7 @@ def print_faithfulness(console: Console, summary: pd.DataFrame, pairs: pd.DataFr
                                    r["random_combined_high"]),
                       fmt_interval(r["vs_random"], r["vs_random_low"], r["vs_random_high"]),
                       fmt_p(r["vs_random_p"]), f"{r['road_morf']:.3f}", f"{r['road_lerf']:.3f}",
-                      str(r["empty_maps"]))
+                      str(r["empty_maps"]), f"{r['heat_row']:.2f}, {r['heat_col']:.2f}")
     console.print(table)
     if pairs.empty:
         return

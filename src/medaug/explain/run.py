@@ -9,7 +9,10 @@ An explanation folder holds, each file written through a temporary file renamed 
     heatmaps.npz               images (R, S, S) uint8, heat (M, R, S, S), rows, models
     faithfulness.csv           per model: ROAD (MoRF, LeRF, combined) of its heat maps and of
                                random maps on the same test images, with patient-level
-                               intervals, and how many maps were empty
+                               intervals, how many maps were empty, and the maps' mean centre
+                               of mass (row, column; 0 = top / left)
+    mean_maps.png              each model's mean heat map over those test images
+    mean_heat.npz              the mean maps (M, S, S) and the rows they average
     faithfulness_images.csv    the same per image
     faithfulness_pairs.csv     paired differences between models
     explain.json               resolved config, data fingerprint, each model's origin
@@ -41,10 +44,10 @@ from medaug.evaluate.features import cached_features
 from medaug.evaluate.linear_eval import pick_device, warn_preprocessing
 from medaug.evaluate.metrics import scoring_problems
 from medaug.evaluate.record import write_table
-from medaug.explain.faithfulness import PERCENTILES, random_maps, road_scores
+from medaug.explain.faithfulness import PERCENTILES, heat_centre, random_maps, road_scores
 from medaug.explain.gradcam import LogitTarget, ProbabilityTarget, check_method, heat_maps
 from medaug.explain.model import Explained, explained_model
-from medaug.explain.panel import plot_panel
+from medaug.explain.panel import plot_mean_maps, plot_panel
 from medaug.explain.selection import mixed_rows, outcomes, rows_for_paths
 from medaug.train.export import medaug_version, write_json
 
@@ -55,6 +58,8 @@ FAITHFULNESS_FILE = "faithfulness.csv"
 FAITHFULNESS_IMAGES_FILE = "faithfulness_images.csv"
 PAIRS_FILE = "faithfulness_pairs.csv"
 RECORD_FILE = "explain.json"
+MEAN_MAPS_FILE = "mean_maps.png"
+MEAN_HEAT_FILE = "mean_heat.npz"
 TARGETS = ("abnormal", "predicted")
 
 
@@ -189,10 +194,17 @@ def run_explain(data: PrepareConfig, specs: Sequence[str], config: ExplainConfig
     write_table(out / IMAGES_FILE, table)
     _save_npz(out / HEATMAPS_FILE, images=cache.images[chosen], heat=heat.astype(np.float16),
               rows=chosen, models=np.asarray(names))
-    per_image, summary, pairs = faithfulness(models, cache, rows["test"], config, device, say)
-    write_table(out / FAITHFULNESS_IMAGES_FILE, per_image)
-    write_table(out / FAITHFULNESS_FILE, summary)
-    write_table(out / PAIRS_FILE, pairs)
+    faith = faithfulness(models, cache, rows["test"], config, device, say)
+    write_table(out / FAITHFULNESS_IMAGES_FILE, faith.per_image)
+    write_table(out / FAITHFULNESS_FILE, faith.summary)
+    write_table(out / PAIRS_FILE, faith.pairs)
+    if len(faith.rows):
+        plot_mean_maps(np.asarray(cache.images[faith.rows]).mean(axis=0), faith.mean_heat,
+                       names, out / MEAN_MAPS_FILE,
+                       f"mean heat map over {len(faith.rows)} test images\n({config.method}, "
+                       f"{config.target}, {where}; empty maps left out)")
+        _save_npz(out / MEAN_HEAT_FILE, mean_heat=faith.mean_heat, rows=faith.rows,
+                  models=np.asarray(names))
     seconds = time.perf_counter() - started
     write_json(out / RECORD_FILE, {
         "kind": "explain",
@@ -210,7 +222,8 @@ def run_explain(data: PrepareConfig, specs: Sequence[str], config: ExplainConfig
                   "intervals: percentile bootstrap over test patients"]})
     for m in models:
         m.model.cpu()
-    return ExplainResult(out, panel, table, heat, summary, per_image, pairs, seconds)
+    return ExplainResult(out, panel, table, heat, faith.summary, faith.per_image, faith.pairs,
+                         seconds)
 
 
 def display_name(spec: str) -> str | None:
@@ -248,22 +261,34 @@ def model_maps(model: Explained, images: np.ndarray, rows: np.ndarray, config: E
         model.model.cpu()
 
 
+@dataclass
+class Faithfulness:
+    """ROAD and where the heat lies, on the same test images for every model."""
+
+    per_image: pd.DataFrame
+    summary: pd.DataFrame
+    pairs: pd.DataFrame
+    rows: np.ndarray  # (F,) cache rows scored
+    mean_heat: np.ndarray  # (M, S, S): each model's mean over its non-empty maps
+
+
 def faithfulness(models: list[Explained], cache: CachedDataset, test: np.ndarray,
                  config: ExplainConfig, device: torch.device,
-                 say: Callable[[str], None] | None = None
-                 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """ROAD of every model's heat maps and of random maps on the same test images: the
-    per-image table, the per-model summary and the paired differences between models."""
+                 say: Callable[[str], None] | None = None) -> Faithfulness:
+    """ROAD of every model's heat maps and of random maps on the same test images, with each
+    map's centre of mass: the per-image table, the per-model summary, the paired differences
+    between models and each model's mean map."""
     frame = cache.manifest.frame
     if config.faithfulness_images == 0:
-        return (pd.DataFrame(columns=list(PER_IMAGE_COLUMNS)),
-                pd.DataFrame(columns=list(SUMMARY_COLUMNS)),
-                pd.DataFrame(columns=list(PAIR_COLUMNS)))
+        return Faithfulness(pd.DataFrame(columns=list(PER_IMAGE_COLUMNS)),
+                            pd.DataFrame(columns=list(SUMMARY_COLUMNS)),
+                            pd.DataFrame(columns=list(PAIR_COLUMNS)), np.zeros(0, np.int64),
+                            np.zeros((0, 0, 0), np.float32))
     rng = np.random.default_rng(config.seed)
     count = min(config.faithfulness_images, len(test))
     rows = np.sort(rng.choice(test, size=count, replace=False))
     size = cache.images.shape[-1]
-    tables = []
+    tables, mean_maps = [], []
     for k, m in enumerate(models):
         started = time.perf_counter()
         heat = model_maps(m, cache.images, rows, config, device)
@@ -288,22 +313,28 @@ def faithfulness(models: list[Explained], cache: CachedDataset, test: np.ndarray
             "label": frame["label"].to_numpy()[rows].astype(int), "prob": m.probs[rows],
             **{f"road_{key}": np.concatenate(v) for key, v in own.items()},
             **{f"random_{key}": np.concatenate(v) for key, v in rand.items()},
-            "heat_max": heat.reshape(len(heat), -1).max(axis=1)}))
+            "heat_max": heat.reshape(len(heat), -1).max(axis=1),
+            **dict(zip(("heat_row", "heat_col"), heat_centre(heat), strict=True))}))
+        full = heat.reshape(len(heat), -1).max(axis=1) > 0
+        mean_maps.append(heat[full].mean(axis=0) if full.any() else np.zeros(heat.shape[1:]))
         if say is not None:
             say(f"{m.name}: ROAD on {len(rows)} test images in "
                 f"{time.perf_counter() - started:.0f} s")
     per_image = pd.concat(tables, ignore_index=True)[list(PER_IMAGE_COLUMNS)]
-    return per_image, summarise_faithfulness(per_image, config), pair_differences(per_image,
-                                                                                   config)
+    return Faithfulness(per_image, summarise_faithfulness(per_image, config),
+                        pair_differences(per_image, config), rows,
+                        np.stack(mean_maps).astype(np.float32))
 
 
 PER_IMAGE_COLUMNS = ("model", "row", "patient_id", "label", "prob", "road_morf", "road_lerf",
                      "road_combined", "random_morf", "random_lerf", "random_combined",
-                     "heat_max")
+                     "heat_max", "heat_row", "heat_col")
 SUMMARY_COLUMNS = ("model", "images", "patients", "road_combined", "road_combined_low",
                    "road_combined_high", "road_morf", "road_lerf", "random_combined",
                    "random_combined_low", "random_combined_high", "vs_random",
-                   "vs_random_low", "vs_random_high", "vs_random_p", "empty_maps")
+                   "vs_random_low", "vs_random_high", "vs_random_p", "empty_maps",
+                   "heat_row", "heat_row_low", "heat_row_high", "heat_col", "heat_col_low",
+                   "heat_col_high")
 PAIR_COLUMNS = ("model_a", "model_b", "score", "a", "b", "difference", "low", "high", "p")
 
 
@@ -332,8 +363,23 @@ def summarise_faithfulness(per_image: pd.DataFrame, config: ExplainConfig) -> pd
             "random_combined_low": rand.low, "random_combined_high": rand.high,
             "vs_random": versus.difference, "vs_random_low": versus.low,
             "vs_random_high": versus.high, "vs_random_p": versus.p_value,
-            "empty_maps": int((part["heat_max"] <= 0).sum())})
+            "empty_maps": int((part["heat_max"] <= 0).sum()),
+            **_centre(part, boot)})
     return pd.DataFrame(out, columns=list(SUMMARY_COLUMNS))
+
+
+def _centre(part: pd.DataFrame, boot: Callable[..., Any]) -> dict[str, float]:
+    """Mean centre of mass (row, column) of the non-empty maps, with intervals."""
+    out: dict[str, float] = {}
+    for key in ("heat_row", "heat_col"):
+        values = part[key].to_numpy(dtype=np.float64)
+        ok = ~np.isnan(values)
+        if ok.any():
+            d = boot(values[ok], np.zeros(int(ok.sum())), part["patient_id"].to_numpy()[ok])
+            out.update({key: d.a, f"{key}_low": d.low, f"{key}_high": d.high})
+        else:
+            out.update({key: np.nan, f"{key}_low": np.nan, f"{key}_high": np.nan})
+    return out
 
 
 def pair_differences(per_image: pd.DataFrame, config: ExplainConfig) -> pd.DataFrame:
