@@ -18,7 +18,9 @@ for config in last:abnormal layer3:abnormal layer3:predicted; do
     $M explain --runs $RUNS --images 8 --faithfulness-images 370 --layer $layer \
       --target $target --out $out > $D/knee64_explain_$tag.txt 2>&1
   fi
-  cp $out/panel.png $D/knee64_panel_$tag.png
+  # one panel is kept in docs/ (it shows 8 test images, CC BY 4.0, see the README); the others
+  # stay in their run folders
+  [ "$tag" = layer3 ] && cp $out/panel.png $D/knee64_panel_$tag.png
   cp $out/mean_maps.png $D/knee64_mean_maps_$tag.png
   for f in faithfulness.csv faithfulness_pairs.csv images.csv explain.json; do
     cp $out/$f $D/knee64_${tag}_$f
