@@ -448,7 +448,7 @@ def explain(
     print_faithfulness(console, result.faithfulness, result.pairs)
     console.print(f"wrote {result.panel} and {out}/ (images.csv, heatmaps.npz, "
                   f"faithfulness.csv, faithfulness_images.csv, faithfulness_pairs.csv, "
-                  f"explain.json) in {result.seconds:.0f} s")
+                  f"mean_maps.png, mean_heat.npz, explain.json) in {result.seconds:.0f} s")
 
 
 @app.command("compare")
