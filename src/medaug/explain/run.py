@@ -46,7 +46,7 @@ from medaug.evaluate.metrics import scoring_problems
 from medaug.evaluate.record import write_table
 from medaug.explain.faithfulness import PERCENTILES, heat_centre, random_maps, road_scores
 from medaug.explain.gradcam import LogitTarget, ProbabilityTarget, check_method, heat_maps
-from medaug.explain.model import Explained, explained_model
+from medaug.explain.model import Explained, ProbedEncoder, explained_model
 from medaug.explain.panel import plot_mean_maps, plot_panel
 from medaug.explain.selection import mixed_rows, outcomes, rows_for_paths
 from medaug.train.export import medaug_version, write_json
@@ -155,6 +155,8 @@ def run_explain(data: PrepareConfig, specs: Sequence[str], config: ExplainConfig
     if dupes:
         raise ConfigError(f"explain: two models are both called {dupes[0]!r}; give run folders "
                           "with different names")
+    for enc in encoders:  # a bad --layer fails before any data work
+        ProbedEncoder(enc.module, torch.nn.Linear(1, 1)).layer(config.layer)
     cache = build_cache(load_dataset(data.data.dataset, data.data.options), data.preprocess,
                         progress=False, resolved=config_to_dict(data))
     frame = cache.manifest.frame
