@@ -15,6 +15,7 @@ from torch import Tensor, nn
 
 from medaug.errors import ConfigError
 from medaug.evaluate.encoders import Encoder
+from medaug.evaluate.features import extract_features
 from medaug.evaluate.metrics import choose_threshold
 from medaug.evaluate.probe import fit_logistic_probe
 from medaug.evaluate.supervised import HEAD_FILE, load_head
@@ -48,21 +49,14 @@ class ProbedEncoder(nn.Module):
                               f"one of {', '.join(top)} (or a dotted name below them)")
         return modules[name]
 
-    @torch.no_grad()
     def predict_proba(self, images: np.ndarray, batch_size: int = 64) -> np.ndarray:
-        """Probability of abnormal ``(N,)`` of uint8 images ``(N, S, S)`` (eval mode)."""
-        device = next(self.parameters()).device
-        was_training = self.training
-        self.eval()
-        out = []
-        try:
-            for start in range(0, len(images), batch_size):
-                x = torch.from_numpy(np.asarray(images[start:start + batch_size]))
-                x = x.to(device).float().div_(255).unsqueeze(1)  # (b, 1, S, S)
-                out.append(torch.sigmoid(self(x)[:, 0]).double().cpu())
-        finally:
-            self.train(was_training)
-        return torch.cat(out).numpy() if out else np.zeros(0)
+        """Probability of abnormal ``(N,)`` of uint8 images ``(N, S, S)`` (eval mode): the
+        frozen forward pass of :func:`~medaug.evaluate.features.extract_features` on the
+        whole model, whose one output is the abnormal logit."""
+        logits = extract_features(self, images, np.arange(len(images)), batch_size)  # (N, 1)
+        if len(images) == 0:
+            return np.zeros(0)
+        return torch.sigmoid(logits[:, 0].double()).numpy()
 
 
 @dataclass

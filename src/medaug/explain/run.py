@@ -290,14 +290,15 @@ def faithfulness(models: list[Explained], cache: CachedDataset, test: np.ndarray
     count = min(config.faithfulness_images, len(test))
     rows = np.sort(rng.choice(test, size=count, replace=False))
     size = cache.images.shape[-1]
+    x = _tensor(cache.images[rows])  # (F, 1, S, S), the same for every model
     tables, mean_maps = [], []
     for k, m in enumerate(models):
         started = time.perf_counter()
         heat = model_maps(m, cache.images, rows, config, device)
+        peak = heat.reshape(len(heat), -1).max(axis=1)  # 0: an empty map
         grid = layer_resolution(m, size, config.layer)
         noise = random_maps(len(rows), size, grid, seed=config.seed + 1 + k)
         targets = targets_for(m, rows, config.target, probability=True)
-        x = _tensor(cache.images[rows])
         m.model.to(device)
         own, rand = {}, {}
         try:
@@ -315,9 +316,9 @@ def faithfulness(models: list[Explained], cache: CachedDataset, test: np.ndarray
             "label": frame["label"].to_numpy()[rows].astype(int), "prob": m.probs[rows],
             **{f"road_{key}": np.concatenate(v) for key, v in own.items()},
             **{f"random_{key}": np.concatenate(v) for key, v in rand.items()},
-            "heat_max": heat.reshape(len(heat), -1).max(axis=1),
+            "heat_max": peak,
             **dict(zip(("heat_row", "heat_col"), heat_centre(heat), strict=True))}))
-        full = heat.reshape(len(heat), -1).max(axis=1) > 0
+        full = peak > 0
         mean_maps.append(heat[full].mean(axis=0) if full.any() else np.zeros(heat.shape[1:]))
         if say is not None:
             say(f"{m.name}: ROAD on {len(rows)} test images in "
