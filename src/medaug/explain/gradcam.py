@@ -151,7 +151,10 @@ def overlay(image: np.ndarray, heat: np.ndarray, image_weight: float = 0.5,
             colormap: int = cv2.COLORMAP_JET) -> np.ndarray:
     """The heat map ``(S, S)`` in [0, 1] coloured with ``colormap`` over a 1-channel image
     ``(S, S)`` uint8: an RGB ``(S, S, 3)`` uint8 array (OpenCV colours maps in BGR; they are
-    converted, so matplotlib shows them right). ``image_weight`` is the image's share."""
+    converted, so matplotlib shows them right). ``image_weight`` is the image's share.
+    Not pytorch-grad-cam's ``show_cam_on_image``: that one wants a 3-channel float image and
+    divides the blend by its maximum, so the same heat would get different colours on a dark
+    and on a bright radiograph."""
     if image.shape != heat.shape:
         raise ValueError(f"image {image.shape} and heat map {heat.shape} differ in shape")
     if not 0 <= image_weight <= 1:
