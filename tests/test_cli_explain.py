@@ -22,7 +22,6 @@ from typer.testing import CliRunner
 from helpers import tiny_npz
 from medaug.cli import app
 from medaug.evaluate.encoders import random_backbone
-from medaug.evaluate.supervised import HEAD_FILE
 from medaug.explain.run import (
     FAITHFULNESS_FILE,
     HEATMAPS_FILE,
@@ -32,7 +31,8 @@ from medaug.explain.run import (
     RECORD_FILE,
 )
 from medaug.models.backbones import feature_dim
-from medaug.train.export import export_encoder, save_state_dict
+from medaug.store import export_encoder, save_state_dict
+from medaug.train.classifier import HEAD_FILE
 
 runner = CliRunner()
 SIZE = 16

@@ -10,16 +10,10 @@ from typer.testing import CliRunner
 
 from helpers import write_png
 from medaug.cli import app
-from medaug.config import (
-    PrepareConfig,
-    PretrainConfig,
-    config_from_dict,
-    config_to_dict,
-    load_config,
-    load_raw,
-    pretrain_from_dict,
-)
+from medaug.config import load_raw
+from medaug.data.config import PrepareConfig, load_config, prepare_from_dict, prepare_to_dict
 from medaug.errors import ConfigError
+from medaug.train.pretrain_config import PretrainConfig, pretrain_from_dict
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
@@ -32,21 +26,21 @@ def _tree(root: Path) -> Path:
 
 
 def test_defaults_and_round_trip() -> None:
-    cfg = config_from_dict({})
+    cfg = prepare_from_dict({})
     assert cfg == PrepareConfig()
-    assert config_from_dict(config_to_dict(cfg)) == cfg
-    custom = config_from_dict({"data": {"dataset": "knee", "exclude": ["1"], "seed": 3},
+    assert prepare_from_dict(prepare_to_dict(cfg)) == cfg
+    custom = prepare_from_dict({"data": {"dataset": "knee", "exclude": ["1"], "seed": 3},
                                "preprocess": {"size": 32, "clahe": False}})
     assert custom.data.dataset == "knee" and custom.data.options.exclude == ("1",)
     assert custom.data.options.seed == 3 and custom.preprocess.size == 32
-    assert config_from_dict(config_to_dict(custom)) == custom
-    mapped = config_from_dict({"data": {"classes": {0: "normal", "2": "abnormal", "3": 1}}})
+    assert prepare_from_dict(prepare_to_dict(custom)) == custom
+    mapped = prepare_from_dict({"data": {"classes": {0: "normal", "2": "abnormal", "3": 1}}})
     assert mapped.data.options.classes == {"0": 0, "2": 1, "3": 1}
-    assert config_from_dict(config_to_dict(mapped)) == mapped
+    assert prepare_from_dict(prepare_to_dict(mapped)) == mapped
     with pytest.raises(ConfigError, match="classes"):
-        config_from_dict({"data": {"classes": ["0", "1"]}})
+        prepare_from_dict({"data": {"classes": ["0", "1"]}})
     with pytest.raises(ConfigError, match=r"f\.yaml: data\.classes: .*'sick'"):
-        config_from_dict({"data": {"classes": {"0": "sick"}}}, source="f.yaml")
+        prepare_from_dict({"data": {"classes": {"0": "sick"}}}, source="f.yaml")
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in CONFIGS.glob("*.yaml")))

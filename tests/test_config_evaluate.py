@@ -11,8 +11,10 @@ from typer.testing import CliRunner
 
 from helpers import tiny_npz
 from medaug.cli import app
-from medaug.config import load_raw, probe_from_dict, supervised_from_dict
+from medaug.config import load_raw
 from medaug.errors import ConfigError
+from medaug.evaluate.probe_config import probe_from_dict
+from medaug.train.supervised_config import supervised_from_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -65,15 +67,15 @@ def test_a_config_file_drives_the_probe_and_options_override_it(tmp_path: Path) 
 
 
 @pytest.mark.parametrize(("command", "keys", "reader"), [
-    ("probe", "_PROBE_KEYS", probe_from_dict),
-    ("supervised", "_SUPERVISED_KEYS", supervised_from_dict)])
+    ("probe", "PROBE_KEYS", probe_from_dict),
+    ("supervised", "SUPERVISED_KEYS", supervised_from_dict)])
 def test_command_line_defaults_equal_the_sections_defaults(command: str, keys: str,
                                                            reader: object) -> None:
     """With a run folder or a config file as the base, options not given take the section's
     defaults: they must be the command line's own."""
     import typer
 
-    from medaug import cli
+    from medaug.cli import evaluate as cli
 
     params = {p.name: p.default for p in typer.main.get_command(app).commands[command].params}
     section: dict = {}

@@ -15,10 +15,11 @@ import typer
 from typer.testing import CliRunner
 
 from helpers import tiny_npz
-from medaug import cli
 from medaug.cli import app
-from medaug.config import config_from_dict, explain_from_dict
+from medaug.cli import explain as cli
+from medaug.data.config import prepare_from_dict
 from medaug.errors import ConfigError
+from medaug.explain.config import explain_from_dict
 from medaug.explain.run import IMAGES_FILE, RECORD_FILE, ExplainConfig
 
 
@@ -54,7 +55,7 @@ def test_lists_are_read_as_tuples() -> None:
 
 def test_an_explain_section_is_a_valid_section_of_a_config_file() -> None:
     raw = {"data": {"dataset": "medmnist:x.npz"}, "explain": {"method": "eigencam"}}
-    assert config_from_dict(raw, "c.yaml").data.dataset == "medmnist:x.npz"
+    assert prepare_from_dict(raw, "c.yaml").data.dataset == "medmnist:x.npz"
     assert explain_from_dict(raw, "c.yaml").method == "eigencam"
 
 
@@ -84,7 +85,7 @@ def test_command_line_defaults_equal_the_sections_defaults() -> None:
     command = typer.main.get_command(app).commands["explain"]  # type: ignore[attr-defined]
     params = {p.name: p.default for p in command.params}
     section: dict[str, Any] = {}
-    for option, (name, key) in cli._EXPLAIN_KEYS.items():
+    for option, (name, key) in cli.KEYS.items():
         if name == "explain":
             section[key] = params[option]
     for key in ("images", "method", "target", "layer", "faithfulness_images", "threshold",

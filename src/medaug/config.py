@@ -1,281 +1,234 @@
-"""Configuration: frozen dataclasses per stage, read from YAML, unknown keys rejected.
+"""Configuration, generically: YAML files into frozen dataclasses, checked by field type.
 
-A file has one section per stage; every key is optional and defaults to the dataclass field::
+A config file has one section per stage; every key is optional and defaults to the field of
+that stage's dataclass, which lives beside the stage's runner::
 
-    data:          # medaug.data.datasets.DataOptions, plus the dataset spec
-      dataset: knee
-      seed: 0
+    data:          # medaug.data.config.DataConfig (dataset spec + DataOptions)
     preprocess:    # medaug.data.preprocess.PreprocessConfig
-      size: 64
-      clahe: true
-    pretrain:      # PretrainConfig (read by ``medaug pretrain`` only)
-      method: byol
-      epochs: 20
-    probe:         # medaug.evaluate.linear_eval.ProbeConfig (``medaug probe``)
-      fractions: [0.01, 0.1, 1.0]
-    supervised:    # medaug.evaluate.supervised_run.SupervisedConfig, fractions, seeds
-      epochs: 30
-    explain:       # medaug.explain.run.ExplainConfig (``medaug explain``)
-      method: gradcam
+    pretrain:      # medaug.train.pretrain_config.PretrainConfig
+    probe:         # medaug.evaluate.probe_config.ProbeConfig
+    supervised:    # medaug.train.supervised_config.SupervisedConfig
+    explain:       # medaug.explain.config.ExplainConfig
 
-Command-line options given explicitly override the file. The resolved configuration is saved
-beside every artefact (a cache's ``meta.json`` holds it).
+This module knows no stage: :func:`from_mapping` builds any dataclass from a mapping, coercing
+and checking each value by the field's annotation (``bool``, ``int``, ``float``, ``str``,
+``X | None``, tuples and lists of those) and naming the key in every error; :func:`load_raw`
+reads YAML safely (no aliases, a size cap). Command-line options given explicitly override the
+file; the resolved configuration is saved beside every artefact.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field, fields
+import types
+import typing
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
-from medaug.data.datasets import DEFAULT_DATASET, DataOptions
-from medaug.data.preprocess import PreprocessConfig
-from medaug.data.sources.folder import parse_classes
-from medaug.errors import ConfigError, DataError
+from medaug.errors import ConfigError, MedaugError
 
-
-@dataclass(frozen=True)
-class DataConfig:
-    """Which dataset (a spec of :func:`medaug.data.datasets.load_dataset`) and how to read it."""
-
-    dataset: str = DEFAULT_DATASET
-    options: DataOptions = field(default_factory=DataOptions)
-
+T = TypeVar("T")
 
 #: Sections a config file may have (each command reads the ones it needs).
 SECTIONS = ("data", "preprocess", "pretrain", "probe", "supervised", "explain")
 
-#: The default pretraining ops: crops, mild geometry and intensity changes (lengths scale with
-#: the image size, see :mod:`medaug.augment.base`); the study's chessboard and erasing are
-#: opt-in.
-DEFAULT_PRETRAIN_OPS = "crop+rotate+flip+blur+intensity"
+#: Largest config file read (a config is a few hundred bytes; this refuses runaway input).
+MAX_CONFIG_BYTES = 1 << 20
+
+_TRUE = ("true", "yes", "on", "1")
+_FALSE = ("false", "no", "off", "0")
 
 
-@dataclass(frozen=True)
-class PretrainConfig:
-    """Everything ``medaug pretrain`` needs besides the data.
+class _NoAliasLoader(yaml.SafeLoader):
+    """PyYAML's safe loader that refuses aliases (``*name``): a few hundred bytes of nested
+    aliases expand to gigabytes (the "billion laughs"); a config never needs them."""
 
-    ``batch_size`` is per process; ``lr=None`` scales with the global batch
-    (:class:`medaug.methods.base.OptimConfig`); ``proj_hidden``/``proj_dim`` ``None`` take the
-    method's paper defaults; ``ops2`` is the second view's spec (BYOL's asymmetric views), the
-    same as ``ops`` when ``None``. ``precision="auto"`` is bf16 mixed precision on GPUs that
-    support it, fp16 mixed on other GPUs and fp32 on the CPU.
-    """
-
-    method: str = "simclr"
-    ops: str = DEFAULT_PRETRAIN_OPS
-    ops2: str | None = None
-    backbone: str = "resnet18"
-    epochs: int = 10
-    batch_size: int = 64
-    optimizer: str = "sgd"
-    lr: float | None = None
-    weight_decay: float = 5e-4
-    warmup_epochs: float = 0.0
-    temperature: float = 0.2
-    momentum_base: float = 0.99
-    proj_hidden: int | None = None
-    proj_dim: int | None = None
-    seed: int = 0
-    knn_k: int = 20
-    knn_max_bank: int = 10000
-    accelerator: str = "auto"
-    devices: int = 1
-    num_nodes: int = 1
-    strategy: str = "auto"
-    precision: str = "auto"
-    workers: int = 0
-
-    #: Fields a resumed run may change (where and how fast it runs, and how long).
-    RESUMABLE = ("epochs", "accelerator", "devices", "num_nodes", "strategy", "precision",
-                 "workers")
-
-    def __post_init__(self) -> None:
-        at_least = {"epochs": 1, "batch_size": 2, "devices": 1, "num_nodes": 1, "knn_k": 1,
-                    "knn_max_bank": 1, "workers": 0}
-        bad = [f"{k} must be at least {v}, got {getattr(self, k)}"
-               for k, v in at_least.items() if getattr(self, k) < v]
-        if self.lr is not None and not self.lr > 0:
-            bad.append(f"lr must be > 0, got {self.lr}")
-        if not 0 <= self.warmup_epochs < self.epochs:
-            bad.append(f"warmup_epochs must be in [0, epochs={self.epochs}), got "
-                       f"{self.warmup_epochs}")
-        if self.weight_decay < 0:
-            bad.append(f"weight_decay must be >= 0, got {self.weight_decay}")
-        if bad:
-            raise ConfigError("pretrain: " + "; ".join(bad))
-
-
-def pretrain_from_dict(raw: dict[str, Any], source: str = "config") -> PretrainConfig:
-    """The ``pretrain`` section of a config (nested dicts) as a :class:`PretrainConfig`."""
-    section = raw.get("pretrain") or {}
-    _check_keys(section, [f.name for f in fields(PretrainConfig)], source, "pretrain")
-    try:
-        return PretrainConfig(**dict(section))
-    except (TypeError, ValueError, ConfigError) as exc:
-        raise ConfigError(f"{source}: {exc}") from exc
-
-
-def probe_from_dict(raw: dict[str, Any], source: str = "config") -> Any:
-    """The ``probe`` section of a config as a :class:`~medaug.evaluate.linear_eval.ProbeConfig`
-    (``fractions`` and ``probes`` may be lists or comma-separated text; ``class_weight: none``
-    is no weighting)."""
-    from medaug.evaluate.linear_eval import ProbeConfig
-
-    section = dict(raw.get("probe") or {})
-    _check_keys(section, [f.name for f in fields(ProbeConfig)], source, "probe")
-    try:
-        if "fractions" in section:
-            section["fractions"] = _fractions(section["fractions"])
-        if "probes" in section:
-            section["probes"] = _names(section["probes"])
-        if str(section.get("class_weight", "")).lower() == "none":
-            section["class_weight"] = None
-        return ProbeConfig(**section)
-    except (TypeError, ValueError, DataError, ConfigError) as exc:
-        raise ConfigError(f"{source}: {exc}") from exc
-
-
-def supervised_from_dict(raw: dict[str, Any], source: str = "config"
-                         ) -> tuple[Any, tuple[float, ...], int]:
-    """The ``supervised`` section of a config: a
-    :class:`~medaug.evaluate.supervised_run.SupervisedConfig`, the label fractions and the
-    label subsets per fraction below 1 (keys ``fractions`` and ``seeds``)."""
-    from medaug.evaluate.supervised_run import SupervisedConfig
-
-    section = dict(raw.get("supervised") or {})
-    _check_keys(section, [*(f.name for f in fields(SupervisedConfig)), "fractions", "seeds"],
-                source, "supervised")
-    try:
-        fractions = _fractions(section.pop("fractions", (1.0,)))
-        seeds = int(section.pop("seeds", 3))
-        if seeds < 1:
-            raise ConfigError(f"supervised: seeds must be at least 1, got {seeds}")
-        if str(section.get("class_weight", "")).lower() == "none":
-            section["class_weight"] = None
-        return SupervisedConfig(**section), fractions, seeds
-    except (TypeError, ValueError, DataError, ConfigError) as exc:
-        raise ConfigError(f"{source}: {exc}") from exc
-
-
-def explain_from_dict(raw: dict[str, Any], source: str = "config") -> Any:
-    """The ``explain`` section of a config as a :class:`~medaug.explain.run.ExplainConfig`
-    (``paths`` and ``percentiles`` may be lists or comma-separated text; ``class_weight:
-    none`` is no weighting)."""
-    from medaug.explain.run import ExplainConfig
-
-    section = dict(raw.get("explain") or {})
-    _check_keys(section, [f.name for f in fields(ExplainConfig)], source, "explain")
-    try:
-        if "paths" in section:
-            section["paths"] = _names(section["paths"] or ())
-        if "percentiles" in section:
-            try:
-                section["percentiles"] = tuple(int(q) for q in _names(section["percentiles"]))
-            except ValueError as exc:
-                raise ConfigError(f"explain: percentiles must be whole numbers in (0, 100), "
-                                  f"got {section['percentiles']!r}") from exc
-        if str(section.get("class_weight", "")).lower() == "none":
-            section["class_weight"] = None
-        return ExplainConfig(**section)
-    except (TypeError, ValueError, ConfigError) as exc:
-        raise ConfigError(f"{source}: {exc}") from exc
-
-
-def _fractions(value: Any) -> tuple[float, ...]:
-    from medaug.evaluate.fractions import parse_fractions
-
-    if isinstance(value, str):
-        return parse_fractions(value)
-    items = value if isinstance(value, list | tuple) else [value]
-    return parse_fractions(",".join(str(v) for v in items))
-
-
-def _names(value: Any) -> tuple[str, ...]:
-    items = value.split(",") if isinstance(value, str) else list(value)
-    return tuple(str(v).strip() for v in items if str(v).strip())
-
-
-@dataclass(frozen=True)
-class PrepareConfig:
-    """Everything ``medaug prepare`` needs."""
-
-    data: DataConfig = field(default_factory=DataConfig)
-    preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
-
-
-def load_config(path: str | Path) -> PrepareConfig:
-    """Read a YAML file into a :class:`PrepareConfig` (see :func:`load_raw`)."""
-    return config_from_dict(load_raw(path), source=str(path))
+    def fetch_alias(self) -> None:
+        mark = self.get_mark()
+        raise yaml.YAMLError(f"aliases (*name) are not allowed in a medaug config (line "
+                             f"{mark.line + 1})")
 
 
 def load_raw(path: str | Path) -> dict[str, Any]:
     """Read a YAML config file into nested dicts.
 
     Raises:
-        ConfigError: unreadable YAML, an unknown section or key (the message lists the valid
-            ones), or an invalid value; the message names the file.
+        ConfigError: unreadable file, larger than :data:`MAX_CONFIG_BYTES`, not valid YAML,
+            an alias, or not a mapping of sections; the message names the file.
     """
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_CONFIG_BYTES + 1)
     except OSError as exc:
         raise ConfigError(f"config {path}: cannot read it ({exc.strerror or exc})") from exc
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"config {path}: larger than {MAX_CONFIG_BYTES} bytes; not a config")
+    try:
+        raw = yaml.load(data.decode("utf-8"), Loader=_NoAliasLoader) or {}
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config {path}: not UTF-8 text ({exc.reason})") from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"config {path}: not valid YAML ({exc})") from exc
     if not isinstance(raw, dict):
-        raise ConfigError(f"config {path}: expected sections data/preprocess/pretrain, "
-                          f"got {raw!r}")
+        raise ConfigError(f"config {path}: expected sections ({', '.join(SECTIONS)}), "
+                          f"got {type(raw).__name__}")
     return raw
 
 
-def config_from_dict(raw: dict[str, Any], source: str = "config") -> PrepareConfig:
-    """Build a :class:`PrepareConfig` from nested dicts (see :func:`load_config`)."""
-    _check_keys(raw, SECTIONS, source, "")
-    data = raw.get("data") or {}
-    option_names = [f.name for f in fields(DataOptions)]
-    _check_keys(data, ("dataset", *option_names), source, "data")
-    data = dict(data)
-    dataset = str(data.pop("dataset", DEFAULT_DATASET))
-    for key in ("exclude", "body_parts"):
-        if key in data:
-            data[key] = tuple(str(v) for v in data[key] or ())
-    if data.get("classes") is not None:
-        if not isinstance(data["classes"], dict):
-            raise ConfigError(f"{source}: data.classes must map class folder -> normal/abnormal")
-        try:
-            data["classes"] = parse_classes(",".join(f"{k}={v}" for k, v in
-                                                     data["classes"].items()))
-        except DataError as exc:
-            raise ConfigError(f"{source}: data.classes: {exc}") from exc
-    pre = raw.get("preprocess") or {}
-    _check_keys(pre, [f.name for f in fields(PreprocessConfig)], source, "preprocess")
-    try:
-        return PrepareConfig(DataConfig(dataset, DataOptions(**data)),
-                             PreprocessConfig(**dict(pre)))
-    except (TypeError, ValueError, DataError) as exc:
-        raise ConfigError(f"{source}: {exc}") from exc
-
-
-def config_to_dict(config: PrepareConfig) -> dict[str, Any]:
-    """The resolved configuration as plain data (YAML/JSON friendly)."""
-    data = {"dataset": config.data.dataset, **dataclasses.asdict(config.data.options)}
-    for key in ("exclude", "body_parts"):
-        data[key] = list(data[key])
-    if data["classes"] is not None:
-        data["classes"] = dict(data["classes"])
-    return {"data": data, "preprocess": dataclasses.asdict(config.preprocess)}
-
-
-def _check_keys(section: object, valid: list[str] | tuple[str, ...], source: str, name: str
-                ) -> None:
+def check_keys(section: object, valid: Sequence[str], source: str, name: str) -> None:
+    """Raise :class:`ConfigError` unless ``section`` is a mapping whose keys are in ``valid``
+    (the message lists the valid ones)."""
     where = f"{source}: section {name!r}" if name else source
     if not isinstance(section, dict):
-        raise ConfigError(f"{where} must be a mapping, got {section!r}")
+        raise ConfigError(f"{where} must be a mapping, got {_show(section)}")
     unknown = [k for k in section if k not in valid]
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; "
                           f"valid: {', '.join(valid)}")
+
+
+def field_names(cls: type) -> list[str]:
+    """The init fields of dataclass ``cls``."""
+    return [f.name for f in dataclasses.fields(cls) if f.init]
+
+
+def from_mapping(cls: type[T], section: object, source: str = "config", name: str = "",
+                 skip: Sequence[str] = ()) -> T:
+    """Dataclass ``cls`` from ``section`` (a mapping; ``None`` is empty), every value coerced
+    and checked by its field's annotation.
+
+    Args:
+        source: the file (or "command line") for messages.
+        name: the section's name for messages (``pretrain`` -> ``pretrain.epochs: ...``).
+        skip: fields passed through unchecked (the caller converted them already).
+
+    Raises:
+        ConfigError: a mapping that is not one, an unknown key, a value of the wrong type (the
+            message names ``section.key``, the expected type and the value), or one that the
+            dataclass itself refuses.
+    """
+    section = {} if section is None else section
+    check_keys(section, field_names(cls), source, name)
+    hints = typing.get_type_hints(cls)
+    values: dict[str, Any] = {}
+    for key, value in section.items():
+        where = f"{name}.{key}" if name else key
+        values[key] = value if key in skip else coerce(value, hints[key], where, source)
+    try:
+        return cls(**values)
+    except ConfigError as exc:
+        message = str(exc)
+        raise ConfigError(message if message.startswith(source) else f"{source}: {message}"
+                          ) from exc
+    except (TypeError, ValueError, MedaugError) as exc:
+        raise ConfigError(f"{source}: {exc}") from exc
+
+
+def coerce(value: Any, annotation: Any, where: str, source: str = "config") -> Any:
+    """``value`` as the type ``annotation`` names, or :class:`ConfigError` naming ``where``.
+
+    Booleans take ``true/false/yes/no/on/off/1/0`` (also as text, so ``clahe: "false"`` is
+    false, never truthy); integers refuse fractions (``28.5``) and booleans; floats take
+    integers; text must be text; ``X | None`` takes ``None`` (or ``none``/``null`` as text);
+    tuples and sequences take lists (or comma-separated text) of their item type.
+    """
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        nullable = type(None) in args
+        if nullable and (value is None or (isinstance(value, str)
+                                           and value.strip().lower() in ("none", "null"))):
+            return None
+        options = [a for a in args if a is not type(None)]
+        errors = []
+        for option in options:
+            try:
+                return coerce(value, option, where, source)
+            except ConfigError as exc:
+                errors.append(exc)
+        raise errors[0] if len(errors) == 1 else ConfigError(
+            f"{source}: {where}: expected {_name(annotation)}, got {_show(value)}")
+    if origin in (tuple, list, Sequence) or annotation in (tuple, list):
+        item = args[0] if args else Any
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list | tuple):
+            value = [value]  # one item where a list is expected
+        return tuple(coerce(v, item, f"{where}[{i}]", source) for i, v in enumerate(value))
+    if origin in (dict, Mapping) or annotation in (dict, Mapping):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{source}: {where}: expected a mapping, got {_show(value)}")
+        key_t, value_t = args if args else (Any, Any)
+        return {coerce(k, key_t, f"{where} key", source): coerce(v, value_t, f"{where}.{k}",
+                                                                   source)
+                for k, v in value.items()}
+    if annotation is Any:
+        return value
+    if annotation is bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower() if isinstance(value, str | int) else None
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise ConfigError(f"{source}: {where}: expected true or false, got {_show(value)}")
+    if annotation is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"{source}: {where}: expected a whole number, got {_show(value)}")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str):
+            try:
+                return int(value.strip())
+            except ValueError:
+                pass
+        raise ConfigError(f"{source}: {where}: expected a whole number, got {_show(value)}")
+    if annotation is float:
+        if isinstance(value, bool):
+            raise ConfigError(f"{source}: {where}: expected a number, got {_show(value)}")
+        if isinstance(value, int | float):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value.strip())
+            except ValueError:
+                pass
+        raise ConfigError(f"{source}: {where}: expected a number, got {_show(value)}")
+    if annotation is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"{source}: {where}: expected text, got {_show(value)}")
+    if isinstance(annotation, type) and isinstance(value, annotation):
+        return value
+    raise ConfigError(f"{source}: {where}: expected {_name(annotation)}, got {_show(value)}")
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    """A (nested) dataclass as plain data (YAML/JSON friendly: tuples become lists)."""
+    return _plain(dataclasses.asdict(config))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _name(annotation: Any) -> str:
+    return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 60 else text[:57] + '...'}"

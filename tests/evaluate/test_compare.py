@@ -20,9 +20,9 @@ from medaug.evaluate.record import (
     PREDICTIONS_FILE,
     read_predictions,
     write_record,
-    write_table,
 )
 from medaug.evaluate.scoring import COMPARISON_COLUMNS, PREDICTION_COLUMNS
+from medaug.store import write_table
 
 N_TEST = 40
 N_BOOT = 200

@@ -15,7 +15,6 @@ import torchvision
 from torch import nn
 from torchvision.models import ResNet18_Weights
 
-from medaug.config import PretrainConfig
 from medaug.errors import ConfigError, MedaugError
 from medaug.evaluate.encoders import (
     IMAGENET_GRAY_MEAN,
@@ -28,8 +27,9 @@ from medaug.evaluate.encoders import (
 )
 from medaug.evaluate.linear_eval import random_twin_spec
 from medaug.models.backbones import create_backbone
-from medaug.train.export import ENCODER_FILE, export_encoder
+from medaug.store import ENCODER_FILE, export_encoder
 from medaug.train.pretrain import build_method
+from medaug.train.pretrain_config import PretrainConfig
 
 
 def _assert_same_weights(a: nn.Module, b: nn.Module) -> None:

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from medaug.cli import app
 from medaug.errors import DataError
 from medaug.evaluate.label_curve import plot_label_curve, read_summaries
-from medaug.evaluate.record import write_table
+from medaug.store import write_table
 
 
 def _summary(model: str, probe: str, level: str = "image") -> pd.DataFrame:

@@ -17,16 +17,17 @@ import pytest
 import torch
 
 from helpers import tiny_npz
-from medaug.config import DataConfig, PrepareConfig, PretrainConfig
 from medaug.data.cache import build_cache
+from medaug.data.config import DataConfig, PrepareConfig
 from medaug.data.datasets import load_dataset
 from medaug.data.preprocess import PreprocessConfig
 from medaug.errors import ConfigError, DataError
 from medaug.evaluate.encoders import random_backbone, weights_sha256
 from medaug.evaluate.linear_eval import ProbeConfig, probe_encoder, resolve_encoders, run_probe
 from medaug.evaluate.scoring import COMPARISON_COLUMNS, PREDICTION_COLUMNS
-from medaug.train.export import export_encoder
+from medaug.store import export_encoder
 from medaug.train.pretrain import run_pretrain
+from medaug.train.pretrain_config import PretrainConfig
 
 SIZE = 16
 N_TRAIN, N_VAL, N_TEST = 32, 16, 16  # every image its own patient
@@ -370,7 +371,7 @@ def test_a_twin_given_without_its_seed_is_still_compared(evaluated: Evaluated, t
 def test_an_unfinished_run_is_probed_with_a_note(tmp_path: Path) -> None:
     from medaug.evaluate.linear_eval import resolve_encoders
     from medaug.models.backbones import create_backbone
-    from medaug.train.export import export_encoder
+    from medaug.store import export_encoder
 
     folder = tmp_path / "half"
     export_encoder(create_backbone("resnet18-small", seed=1), folder, "resnet18-small")

@@ -14,7 +14,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data" / "sources"))
 from builders import MuraStudy, make_mura_tree
 
-from medaug.config import DataConfig, PrepareConfig
+from medaug.data.config import DataConfig, PrepareConfig
 from medaug.data.preprocess import PreprocessConfig
 from medaug.evaluate.linear_eval import ProbeConfig, run_probe
 from medaug.evaluate.metrics import auroc, binary_metrics

@@ -28,7 +28,7 @@ from medaug.evaluate.scoring import (
     score,
     summarise,
 )
-from medaug.evaluate.study import study_level
+from medaug.evaluate.study_level import study_level
 
 N_BOOT = 50
 

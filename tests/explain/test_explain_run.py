@@ -25,13 +25,12 @@ import torch
 from torch import nn
 
 from helpers import tiny_npz
-from medaug.config import DataConfig, PrepareConfig
 from medaug.data.cache import CachedDataset, build_cache
+from medaug.data.config import DataConfig, PrepareConfig
 from medaug.data.datasets import load_dataset
 from medaug.data.preprocess import PreprocessConfig
 from medaug.errors import ConfigError
 from medaug.evaluate.encoders import load_encoder_spec, random_backbone
-from medaug.evaluate.supervised import HEAD_FILE, load_head
 from medaug.explain import run as explain_run
 from medaug.explain.model import Explained
 from medaug.explain.run import (
@@ -50,7 +49,8 @@ from medaug.explain.run import (
     run_explain,
 )
 from medaug.models.backbones import feature_dim
-from medaug.train.export import export_encoder, save_state_dict
+from medaug.store import export_encoder, save_state_dict
+from medaug.train.classifier import HEAD_FILE, load_head
 
 SIZE = 16
 N_TRAIN, N_VAL, N_TEST = 16, 8, 8  # every image its own patient

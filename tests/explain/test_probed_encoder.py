@@ -18,10 +18,10 @@ from medaug.evaluate.encoders import load_encoder_spec
 from medaug.evaluate.features import extract_features
 from medaug.evaluate.metrics import youden_threshold
 from medaug.evaluate.probe import fit_logistic_probe
-from medaug.evaluate.supervised import HEAD_FILE
 from medaug.explain.model import ProbedEncoder, explained_model
 from medaug.models.backbones import create_backbone
-from medaug.train.export import export_encoder, save_state_dict
+from medaug.store import export_encoder, save_state_dict
+from medaug.train.classifier import HEAD_FILE
 
 SIZE = 16
 BACKBONE = "resnet18-small"

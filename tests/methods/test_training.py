@@ -15,7 +15,7 @@ from torch import Tensor
 from medaug.augment import TwoViews, build_pipeline
 from medaug.errors import ConfigError, TrainingError
 from medaug.methods import OptimConfig, SSLMethod, available_methods, create_method
-from medaug.methods.base import warmup_cosine
+from medaug.methods.optim import warmup_cosine
 from medaug.models.backbones import create_backbone
 
 METHODS = ["simclr", "byol"]

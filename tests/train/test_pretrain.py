@@ -15,12 +15,13 @@ import pytest
 import torch
 
 from helpers import tiny_npz
-from medaug.config import DataConfig, PrepareConfig, PretrainConfig
+from medaug.data.config import DataConfig, PrepareConfig
 from medaug.data.preprocess import PreprocessConfig
 from medaug.errors import AugmentError, ConfigError, TrainingError
-from medaug.train.export import load_encoder
+from medaug.store import load_encoder
 from medaug.train.monitor import COLUMNS, read_metrics
 from medaug.train.pretrain import run_pretrain
+from medaug.train.pretrain_config import PretrainConfig
 
 
 def _data(tmp_path: Path, **kwargs: Any) -> PrepareConfig:

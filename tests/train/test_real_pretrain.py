@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from medaug.config import DataConfig, PrepareConfig, PretrainConfig
+from medaug.data.config import DataConfig, PrepareConfig
 from medaug.data.preprocess import PreprocessConfig
-from medaug.train.export import load_encoder
+from medaug.store import load_encoder
 from medaug.train.pretrain import run_pretrain
+from medaug.train.pretrain_config import PretrainConfig
 
 
 @pytest.mark.slow

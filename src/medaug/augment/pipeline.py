@@ -61,6 +61,12 @@ class Pipeline(nn.Module):
         return f"spec={self.spec!r}"
 
 
+#: The default ops of pretraining and of the supervised baseline's training: crops, mild
+#: geometry and intensity changes (lengths scale with the image size, see
+#: :mod:`medaug.augment.base`); the study's chessboard and erasing are opt-in.
+DEFAULT_OPS = "crop+rotate+flip+blur+intensity"
+
+
 def build_pipeline(spec: str) -> Pipeline:
     """The pipeline of a spec string such as ``"rotate+flip+blur(p=0.2)+chessboard"``.
 

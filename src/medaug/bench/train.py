@@ -44,9 +44,10 @@ from rich.console import Console
 from rich.table import Table
 from torch import Tensor
 
-from medaug.config import DEFAULT_PRETRAIN_OPS, PretrainConfig
+from medaug.augment.pipeline import DEFAULT_OPS
 from medaug.errors import TrainingError
 from medaug.methods.base import SSLMethod
+from medaug.train.pretrain_config import PretrainConfig
 
 TARGET_RATIO = 0.9
 LR = 0.01
@@ -105,7 +106,7 @@ def load_train_batches(data: str, size: int, batch: int, steps: int) -> tuple[li
 def run_train_bench(data: str = "knee", size: int = 64, batch: int = 64, steps: int = 8,
                     warmup: int = 2, rounds: int = 3,
                     methods: Sequence[str] = ("simclr", "byol"),
-                    ops: str = DEFAULT_PRETRAIN_OPS, backbone: str = "resnet18",
+                    ops: str = DEFAULT_OPS, backbone: str = "resnet18",
                     device: str = "cpu", console: Console | None = None) -> list[TrainBenchRow]:
     """Time training steps of each method with augmentation on and on pre-augmented views
     (interleaved: A, B, A, B, ... for ``rounds`` rounds of ``warmup`` untimed and ``steps``
@@ -119,7 +120,8 @@ def run_train_bench(data: str = "knee", size: int = 64, batch: int = 64, steps: 
     if steps < 1 or rounds < 1 or warmup < 0:
         raise TrainingError(f"bench train needs steps >= 1, rounds >= 1 and warmup >= 0, got "
                             f"{steps}, {rounds}, {warmup}")
-    from medaug.train.pretrain import build_method, choose_precision
+    from medaug.train.pretrain import build_method
+    from medaug.train.trainer import choose_precision
 
     console = console or Console()
     dev = torch.device(device)

@@ -25,7 +25,7 @@ from torch import Tensor, nn
 
 from medaug.errors import ConfigError, MedaugError
 from medaug.models.backbones import create_backbone
-from medaug.train.export import ENCODER_FILE, load_encoder
+from medaug.store import ENCODER_FILE, load_encoder
 
 #: torchvision's single-channel ImageNet statistics: the mean of the RGB means and stds, the
 #: input a conv1 whose weights are summed over RGB expects (timm's ``adapt_input_conv``).

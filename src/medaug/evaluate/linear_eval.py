@@ -20,22 +20,21 @@ import numpy as np
 import pandas as pd
 import torch
 
-from medaug.config import PrepareConfig, config_to_dict
 from medaug.data.cache import build_cache
+from medaug.data.config import PrepareConfig, prepare_to_dict
 from medaug.data.datasets import load_dataset
 from medaug.errors import ConfigError
 from medaug.evaluate.encoders import Encoder, MissingWeights, load_encoder_spec
 from medaug.evaluate.features import cached_features
 from medaug.evaluate.fractions import label_fraction
-from medaug.evaluate.metrics import scoring_problems
 from medaug.evaluate.probe import fit_logistic_probe, knn_probe
+from medaug.evaluate.probe_config import ProbeConfig
 from medaug.evaluate.record import (
     COMPARISONS_FILE,
     METRICS_FILE,
     PREDICTIONS_FILE,
     SUMMARY_FILE,
     write_record,
-    write_table,
 )
 from medaug.evaluate.scoring import (
     COMPARISON_COLUMNS,
@@ -45,55 +44,7 @@ from medaug.evaluate.scoring import (
     score_all,
     summarise,
 )
-
-PROBES = ("logistic", "knn")
-
-
-@dataclass(frozen=True)
-class ProbeConfig:
-    """How encoders are evaluated.
-
-    Args:
-        fractions: label fractions of the training split (patient-grouped, stratified).
-        seeds: subsets drawn per fraction below 1 (the full set is one subset: seed 0).
-        probes: ``logistic`` and/or ``knn``.
-        knn_k: neighbours of the kNN probe.
-        class_weight: ``None`` or ``"balanced"`` for the logistic probe.
-        threshold: ``"youden"`` (chosen on val) or a fixed probability.
-        bootstrap: replicates of the patient-level bootstrap; ``ci``: interval coverage.
-        random_baseline: also evaluate each run's backbone randomly initialised with the run's
-            seed, and compare against it.
-        batch_size, device: of the feature extraction (``auto``: CUDA when there is one).
-        seed: seed of the bootstrap.
-    """
-
-    fractions: tuple[float, ...] = (1.0,)
-    seeds: int = 3
-    probes: tuple[str, ...] = PROBES
-    knn_k: int = 20
-    class_weight: str | None = None
-    threshold: str = "youden"
-    bootstrap: int = 1000
-    ci: float = 0.95
-    random_baseline: bool = True
-    batch_size: int = 256
-    device: str = "auto"
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        bad = []
-        if not self.fractions or any(not 0 < f <= 1 for f in self.fractions):
-            bad.append(f"fractions must lie in (0, 1], got {self.fractions}")
-        if self.seeds < 1:
-            bad.append(f"seeds must be at least 1, got {self.seeds}")
-        unknown = [p for p in self.probes if p not in PROBES]
-        if unknown or not self.probes:
-            bad.append(f"probes must be among {', '.join(PROBES)}, got {self.probes}")
-        if self.knn_k < 1:
-            bad.append(f"knn_k must be at least 1, got {self.knn_k}")
-        bad += scoring_problems(self.threshold, self.class_weight, self.bootstrap, self.ci)
-        if bad:
-            raise ConfigError("probe: " + "; ".join(bad))
+from medaug.store import write_table
 
 
 @dataclass
@@ -176,7 +127,7 @@ def run_probe(data: PrepareConfig, specs: Sequence[str], config: ProbeConfig, ou
     started = time.perf_counter()
     encoders = resolve_encoders(specs, config.random_baseline, say)
     cache = build_cache(load_dataset(data.data.dataset, data.data.options), data.preprocess,
-                        progress=False, resolved=config_to_dict(data))
+                        progress=False, resolved=prepare_to_dict(data))
     frame = cache.manifest.frame
     rows = cache.labelled_splits("a probe")
     device = pick_device(config.device, "probe")
@@ -203,7 +154,7 @@ def run_probe(data: PrepareConfig, specs: Sequence[str], config: ProbeConfig, ou
     write_table(out / COMPARISONS_FILE, comparisons)
     seconds = time.perf_counter() - started
     write_record(out, {
-        "kind": "probe", "config": {**config_to_dict(data), "probe": dataclasses.asdict(config)},
+        "kind": "probe", "config": {**prepare_to_dict(data), "probe": dataclasses.asdict(config)},
         "data": {**cache.describe(), "images": {s: len(r) for s, r in rows.items()}},
         "models": {e.name: {"spec": e.spec, "weights_sha256": e.sha256, **e.info}
                    for e in encoders},

@@ -11,7 +11,6 @@ leave behind, every table written through a temporary file renamed into place::
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -21,22 +20,13 @@ import torch
 
 from medaug.errors import DataError
 from medaug.evaluate.scoring import PREDICTION_COLUMNS
-from medaug.train.export import medaug_version, write_json
+from medaug.store import medaug_version, write_json
 
 EVALUATION_FILE = "evaluation.json"
 PREDICTIONS_FILE = "predictions.csv"
 METRICS_FILE = "metrics.csv"
 SUMMARY_FILE = "summary.csv"
 COMPARISONS_FILE = "comparisons.csv"
-
-
-def write_table(path: Path, frame: pd.DataFrame) -> Path:
-    """Write ``frame`` as CSV through a temporary file renamed into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    frame.to_csv(tmp, index=False)
-    os.replace(tmp, path)
-    return path
 
 
 def write_record(folder: Path, record: dict[str, Any]) -> Path:

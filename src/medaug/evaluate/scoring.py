@@ -18,7 +18,7 @@ import pandas as pd
 
 from medaug.evaluate.bootstrap import bootstrap_metrics, paired_bootstrap
 from medaug.evaluate.metrics import METRIC_NAMES, choose_threshold
-from medaug.evaluate.study import has_multi_image_studies, study_level
+from medaug.evaluate.study_level import has_multi_image_studies, study_level
 
 KEYS = ("model", "probe", "fraction", "seed")
 PREDICTION_COLUMNS = (*KEYS, "split", "row", "patient_id", "study_id", "label", "prob")

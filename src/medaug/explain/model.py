@@ -18,8 +18,8 @@ from medaug.evaluate.encoders import Encoder
 from medaug.evaluate.features import extract_features
 from medaug.evaluate.metrics import choose_threshold
 from medaug.evaluate.probe import fit_logistic_probe
-from medaug.evaluate.supervised import HEAD_FILE, load_head
 from medaug.models.backbones import last_conv_block
+from medaug.train.classifier import HEAD_FILE, load_head
 
 
 class ProbedEncoder(nn.Module):

@@ -34,22 +34,21 @@ import numpy as np
 import pandas as pd
 import torch
 
-from medaug.config import PrepareConfig, config_to_dict
 from medaug.data.cache import CachedDataset, build_cache
+from medaug.data.config import PrepareConfig, prepare_to_dict
 from medaug.data.datasets import load_dataset
 from medaug.errors import ConfigError
 from medaug.evaluate.bootstrap import mean_difference
 from medaug.evaluate.encoders import load_encoder_spec
 from medaug.evaluate.features import cached_features
 from medaug.evaluate.linear_eval import pick_device, warn_preprocessing
-from medaug.evaluate.metrics import scoring_problems
-from medaug.evaluate.record import write_table
-from medaug.explain.faithfulness import PERCENTILES, heat_centre, random_maps, road_scores
+from medaug.explain.config import ExplainConfig
+from medaug.explain.faithfulness import heat_centre, random_maps, road_scores
 from medaug.explain.gradcam import LogitTarget, ProbabilityTarget, check_method, heat_maps
 from medaug.explain.model import Explained, ProbedEncoder, explained_model
 from medaug.explain.panel import plot_mean_maps, plot_panel
 from medaug.explain.selection import mixed_rows, outcomes, rows_for_paths
-from medaug.train.export import medaug_version, write_json
+from medaug.store import medaug_version, write_json, write_table
 
 PANEL_FILE = "panel.png"
 IMAGES_FILE = "images.csv"
@@ -60,66 +59,6 @@ PAIRS_FILE = "faithfulness_pairs.csv"
 RECORD_FILE = "explain.json"
 MEAN_MAPS_FILE = "mean_maps.png"
 MEAN_HEAT_FILE = "mean_heat.npz"
-TARGETS = ("abnormal", "predicted")
-
-
-@dataclass(frozen=True)
-class ExplainConfig:
-    """What ``medaug explain`` draws and measures.
-
-    Args:
-        images: rows of the panel, chosen among the test images to mix the first model's TP,
-            FN, FP and TN (ignored when ``paths`` are given).
-        paths: images to show instead, by path (see :func:`rows_for_paths`).
-        method: ``gradcam``, ``gradcam++`` or ``eigencam``.
-        target: the logit explained: ``abnormal`` for every image, or ``predicted`` (each
-            model's own call: the abnormal logit where it says abnormal, the normal one else).
-        layer: where the maps are taken: ``last`` (the encoder's last convolutional block) or
-            a module name of the encoder (e.g. ``layer3``: finer maps for small images).
-        faithfulness_images: test images (drawn at random from ``seed``, the same for every
-            model) scored with ROAD; 0 skips the faithfulness tables.
-        percentiles: ROAD's removal percentiles.
-        threshold: ``youden`` (on val) or a fixed probability: where a model calls abnormal.
-        class_weight: the logistic probe's (``None`` or ``balanced``).
-        bootstrap: patient-level replicates of the intervals; ``ci`` their coverage.
-        seed: image choice, random maps, imputation noise and bootstrap.
-        batch_size, device: of the forward and backward passes (``auto``: CUDA if any).
-    """
-
-    images: int = 8
-    paths: tuple[str, ...] = ()
-    method: str = "gradcam"
-    target: str = "abnormal"
-    layer: str = "last"
-    faithfulness_images: int = 64
-    percentiles: tuple[int, ...] = PERCENTILES
-    threshold: str = "youden"
-    class_weight: str | None = None
-    bootstrap: int = 1000
-    ci: float = 0.95
-    seed: int = 0
-    batch_size: int = 32
-    device: str = "auto"
-
-    def __post_init__(self) -> None:
-        bad = []
-        if self.images < 1 and not self.paths:
-            bad.append(f"images must be at least 1, got {self.images}")
-        if self.method not in ("gradcam", "gradcam++", "eigencam"):
-            bad.append(f"method must be gradcam, gradcam++ or eigencam, got {self.method!r}")
-        if self.target not in TARGETS:
-            bad.append(f"target must be abnormal or predicted, got {self.target!r}")
-        if self.faithfulness_images < 0:
-            bad.append(f"faithfulness_images must be 0 or more, got {self.faithfulness_images}")
-        if not self.percentiles or any(not 0 < q < 100 for q in self.percentiles):
-            bad.append(f"percentiles must lie in (0, 100), got {self.percentiles}")
-        bad += scoring_problems(self.threshold, self.class_weight, self.bootstrap, self.ci)
-        if not self.layer:
-            bad.append("layer must be 'last' or a module name of the encoder")
-        if self.batch_size < 1:
-            bad.append(f"batch_size must be at least 1, got {self.batch_size}")
-        if bad:
-            raise ConfigError("explain: " + "; ".join(bad))
 
 
 @dataclass
@@ -158,7 +97,7 @@ def run_explain(data: PrepareConfig, specs: Sequence[str], config: ExplainConfig
     for enc in encoders:  # a bad --layer fails before any data work
         ProbedEncoder(enc.module, torch.nn.Linear(1, 1)).layer(config.layer)
     cache = build_cache(load_dataset(data.data.dataset, data.data.options), data.preprocess,
-                        progress=False, resolved=config_to_dict(data))
+                        progress=False, resolved=prepare_to_dict(data))
     frame = cache.manifest.frame
     rows = cache.labelled_splits("the probe under the heat maps")
     labels = frame["label"].to_numpy().astype(int)
@@ -210,7 +149,7 @@ def run_explain(data: PrepareConfig, specs: Sequence[str], config: ExplainConfig
     seconds = time.perf_counter() - started
     write_json(out / RECORD_FILE, {
         "kind": "explain",
-        "config": {**config_to_dict(data), "explain": dataclasses.asdict(config)},
+        "config": {**prepare_to_dict(data), "explain": dataclasses.asdict(config)},
         "data": {**cache.describe(), "images": {s: len(r) for s, r in rows.items()}},
         "models": {m.name: {**m.info, "encoder": e.info} for m, e in zip(models, encoders,
                                                                         strict=True)},

@@ -24,7 +24,7 @@ import torch
 
 from medaug.evaluate.features import extract_features
 from medaug.evaluate.knn import knn_accuracy
-from medaug.train.export import export_encoder
+from medaug.store import export_encoder
 
 METRICS_FILE = "metrics.csv"
 #: The ``epoch`` of the row that holds the randomly initialised encoder's kNN accuracy.

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -32,16 +31,18 @@ import torch
 
 from medaug.augment.pipeline import build_pipeline
 from medaug.augment.views import TwoViews
-from medaug.config import PrepareConfig, PretrainConfig, config_to_dict
 from medaug.data.cache import CachedDataset, build_cache
+from medaug.data.config import PrepareConfig, prepare_to_dict
 from medaug.data.datasets import load_dataset
 from medaug.errors import ConfigError, TrainingError
 from medaug.methods.base import OptimConfig, SSLMethod, create_method
 from medaug.models.backbones import create_backbone
+from medaug.store import medaug_version, write_json
 from medaug.train.curves import plot_curves
 from medaug.train.data import CacheDataModule, check_batch
-from medaug.train.export import medaug_version, write_json
 from medaug.train.monitor import KnnSplits, Monitor, read_metrics
+from medaug.train.pretrain_config import PretrainConfig
+from medaug.train.trainer import choose_precision, is_primary_process, make_trainer, strategy_of
 
 RUN_FILE = "run.json"
 LOG_FILE = "run.log"
@@ -81,7 +82,7 @@ def run_pretrain(data: PrepareConfig, config: PretrainConfig, out: Path, resume:
     out = Path(out)
     started = time.perf_counter()
     primary = is_primary_process()
-    resolved = {**config_to_dict(data), "pretrain": dataclasses.asdict(config)}
+    resolved = {**prepare_to_dict(data), "pretrain": dataclasses.asdict(config)}
     ckpt = out / CKPT_DIR / LAST_CKPT
     if primary:
         _check_folder(out, resolved, resume, ckpt)
@@ -90,7 +91,7 @@ def run_pretrain(data: PrepareConfig, config: PretrainConfig, out: Path, resume:
     L.seed_everything(config.seed, workers=True, verbose=False)
     method = build_method(config, world)  # a bad name or spec fails before any data work
     cache = build_cache(load_dataset(data.data.dataset, data.data.options), data.preprocess,
-                        progress=progress, resolved=config_to_dict(data))
+                        progress=progress, resolved=prepare_to_dict(data))
     train_rows = cache.split_indices("train")
     check_batch(len(train_rows), config.batch_size, world, cache.manifest.name)
     datamodule = CacheDataModule(cache.images, train_rows, config.batch_size, seed=config.seed,
@@ -104,7 +105,7 @@ def run_pretrain(data: PrepareConfig, config: PretrainConfig, out: Path, resume:
         save_on_train_epoch_end=True, enable_version_counter=False)
     trainer = make_trainer(
         accelerator=config.accelerator, devices=config.devices, num_nodes=config.num_nodes,
-        strategy=_strategy(config), precision=choose_precision(config),
+        strategy=strategy_of(config), precision=choose_precision(config),
         max_epochs=config.epochs,
         callbacks=[monitor, *callbacks, checkpoint], logger=False,
         enable_progress_bar=progress,
@@ -151,15 +152,6 @@ def _teller(path: Path, say: Callable[[str], None] | None) -> Callable[[str], No
     return tell
 
 
-def is_primary_process() -> bool:
-    """True in the process of global rank 0 (or when not launched by torchrun, SLURM or
-    Lightning's DDP launcher)."""
-    for var in ("RANK", "SLURM_PROCID"):
-        if var in os.environ and (var != "SLURM_PROCID" or "SLURM_NTASKS" in os.environ):
-            return os.environ[var] == "0"
-    return os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0"
-
-
 def build_method(config: PretrainConfig, world: int) -> SSLMethod:
     """The method, backbone and two-view augmentation of ``config`` for ``world`` processes
     (SimCLR gathers negatives across processes when there are several).
@@ -195,38 +187,6 @@ def _knn_splits(cache: CachedDataset, config: PretrainConfig) -> KnnSplits | Non
         pick = torch.randperm(len(bank), generator=torch.Generator().manual_seed(config.seed))
         bank = bank[pick.numpy()[:config.knn_max_bank]]
     return KnnSplits(cache.images, bank, labels[bank], query, labels[query], config.knn_k)
-
-
-def make_trainer(**kwargs: Any) -> L.Trainer:
-    """Lightning's Trainer; its complaints about devices, strategy or precision become a
-    :class:`ConfigError` with Lightning's own explanation."""
-    from lightning.fabric.utilities.exceptions import MisconfigurationException
-
-    try:
-        return L.Trainer(**kwargs)
-    except (MisconfigurationException, ValueError, RuntimeError) as exc:
-        raise ConfigError(f"cannot train with accelerator={kwargs['accelerator']!r}, devices="
-                          f"{kwargs['devices']}, num_nodes={kwargs['num_nodes']}, precision="
-                          f"{kwargs['precision']!r}: {exc}") from exc
-
-
-def _strategy(config: PretrainConfig) -> Any:
-    if config.strategy != "auto" or config.devices * config.num_nodes == 1:
-        return config.strategy
-    from lightning.pytorch.strategies import DDPStrategy
-
-    return DDPStrategy(find_unused_parameters=False)
-
-
-def choose_precision(config: PretrainConfig) -> str:
-    """Lightning precision of ``config``: ``auto`` is bf16 mixed on a GPU that has it, fp16
-    mixed on other GPUs, fp32 on the CPU."""
-    if config.precision != "auto":
-        return config.precision
-    gpu = config.accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available()
-    if not gpu:
-        return "32-true"
-    return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
 
 
 def _check_folder(out: Path, resolved: dict[str, Any], resume: bool, ckpt: Path) -> None:

@@ -24,9 +24,9 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from medaug.augment.pipeline import Pipeline
 from medaug.errors import ConfigError, TrainingError
 from medaug.evaluate.metrics import auroc
-from medaug.methods.base import OptimConfig, make_optimizer, step_seed, warmup_cosine
+from medaug.methods.optim import OptimConfig, make_optimizer, step_seed, warmup_cosine
 from medaug.models.backbones import feature_dim
-from medaug.train.export import export_encoder, save_state_dict
+from medaug.store import export_encoder, save_state_dict
 
 HEAD_FILE = "head.pt"
 

@@ -30,72 +30,30 @@ import pandas as pd
 import torch
 
 from medaug.augment.pipeline import build_pipeline
-from medaug.config import DEFAULT_PRETRAIN_OPS, PrepareConfig, config_to_dict
 from medaug.data.cache import CachedDataset, build_cache
+from medaug.data.config import PrepareConfig, prepare_to_dict
 from medaug.data.datasets import load_dataset
-from medaug.errors import ConfigError, TrainingError
+from medaug.errors import TrainingError
 from medaug.evaluate.encoders import file_sha256
 from medaug.evaluate.features import extract_features
 from medaug.evaluate.fractions import label_fraction
-from medaug.evaluate.metrics import scoring_problems
 from medaug.evaluate.record import (
     METRICS_FILE,
     PREDICTIONS_FILE,
     SUMMARY_FILE,
     write_record,
-    write_table,
 )
 from medaug.evaluate.scoring import PREDICTION_COLUMNS, score_all, summarise
-from medaug.evaluate.supervised import LabelledData, SupervisedClassifier, load_head
-from medaug.methods.base import OptimConfig
+from medaug.methods.optim import OptimConfig
 from medaug.models.backbones import create_backbone
-from medaug.train.export import load_encoder, write_json
-from medaug.train.pretrain import choose_precision, make_trainer
+from medaug.store import load_encoder, write_json, write_table
+from medaug.train.classifier import LabelledData, SupervisedClassifier, load_head
+from medaug.train.supervised_config import SupervisedConfig
+from medaug.train.trainer import choose_precision, make_trainer
 
 RUN_FILE = "run.json"
 TRAIN_LOG = "train_metrics.csv"
 CKPT = Path("checkpoints") / "last.ckpt"
-
-
-@dataclass(frozen=True)
-class SupervisedConfig:
-    """The supervised baseline's settings.
-
-    ``epochs`` are epochs over the *full* training split: a label fraction trains for the same
-    number of optimiser steps (more epochs over fewer images), so every fraction gets the same
-    budget. ``class_weight="balanced"`` weighs abnormal images by ``n_normal / n_abnormal``.
-    """
-
-    backbone: str = "resnet18"
-    ops: str = DEFAULT_PRETRAIN_OPS
-    epochs: int = 30
-    batch_size: int = 64
-    optimizer: str = "adamw"
-    lr: float | None = None  # 1e-3 for adamw, 0.1 for sgd
-    weight_decay: float = 1e-4
-    class_weight: str | None = None
-    seed: int = 0
-    accelerator: str = "auto"
-    precision: str = "auto"
-    workers: int = 0
-    threshold: str = "youden"
-    bootstrap: int = 1000
-
-    #: Fields that only change how a finished run is scored (changing them reuses the run).
-    SCORING = ("threshold", "bootstrap")
-
-    def __post_init__(self) -> None:
-        bad = []
-        for key, low in (("epochs", 1), ("batch_size", 2), ("bootstrap", 100), ("workers", 0)):
-            if getattr(self, key) < low:
-                bad.append(f"{key} must be at least {low}, got {getattr(self, key)}")
-        if self.optimizer not in ("adamw", "sgd"):
-            bad.append(f"optimizer must be adamw or sgd, got {self.optimizer!r}")
-        if self.lr is not None and not self.lr > 0:
-            bad.append(f"lr must be > 0, got {self.lr}")
-        bad += scoring_problems(self.threshold, self.class_weight)
-        if bad:
-            raise ConfigError("supervised: " + "; ".join(bad))
 
 
 @dataclass
@@ -124,7 +82,7 @@ def run_supervised_grid(data: PrepareConfig, config: SupervisedConfig, out: Path
     build_pipeline(config.ops)  # a bad spec fails before any data work
     create_backbone(config.backbone)
     cache = build_cache(load_dataset(data.data.dataset, data.data.options), data.preprocess,
-                        progress=False, resolved=config_to_dict(data))
+                        progress=False, resolved=prepare_to_dict(data))
     rows = cache.labelled_splits("the supervised baseline")
     grid = [(f, s) for f in fractions for s in range(seeds if f < 1 else 1)]
     single = grid == [(1.0, 0)]
@@ -148,7 +106,7 @@ def run_supervised_grid(data: PrepareConfig, config: SupervisedConfig, out: Path
     write_table(out / SUMMARY_FILE, summary)
     seconds = time.perf_counter() - started
     write_record(out, {
-        "kind": "supervised", "config": {**config_to_dict(data),
+        "kind": "supervised", "config": {**prepare_to_dict(data),
                                          "supervised": dataclasses.asdict(config)},
         "data": cache.describe(),
         "models": {name: {"spec": str(out), "kind": "supervised", "backbone": config.backbone,
@@ -170,7 +128,7 @@ def train_one(cache: CachedDataset, rows: dict[str, np.ndarray], data: PrepareCo
     labels = frame["label"].to_numpy().astype(int)
     train_all, val, test = rows["train"], rows["val"], rows["test"]
     train = train_all[label_fraction(frame.iloc[train_all], fraction, subset)]
-    resolved = {**config_to_dict(data), "supervised": dataclasses.asdict(config),
+    resolved = {**prepare_to_dict(data), "supervised": dataclasses.asdict(config),
                 "fraction": fraction, "subset_seed": subset}
     state = _state(folder, resolved, resume)
     if state != "finished":

@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 
 from helpers import tiny_npz
-from medaug.config import DataConfig, PrepareConfig
+from medaug.data.config import DataConfig, PrepareConfig
 from medaug.data.preprocess import PreprocessConfig
 from medaug.errors import TrainingError
-from medaug.evaluate.supervised_run import SupervisedConfig, run_supervised_grid
+from medaug.train.supervised import SupervisedConfig, run_supervised_grid
 
 
 class CrashAfter(L.Callback):

@@ -17,17 +17,17 @@ import torch
 
 from helpers import tiny_npz
 from medaug.augment.pipeline import build_pipeline
-from medaug.config import DataConfig, PrepareConfig
 from medaug.data.cache import build_cache
+from medaug.data.config import DataConfig, PrepareConfig
 from medaug.data.datasets import load_dataset
 from medaug.data.preprocess import PreprocessConfig
 from medaug.errors import ConfigError, DataError, TrainingError
 from medaug.evaluate.scoring import PREDICTION_COLUMNS
-from medaug.evaluate.supervised import SupervisedClassifier, load_head
-from medaug.evaluate.supervised_run import SupervisedConfig, run_supervised_grid
-from medaug.methods.base import OptimConfig
+from medaug.methods.optim import OptimConfig
 from medaug.models.backbones import create_backbone
-from medaug.train.export import load_encoder
+from medaug.store import load_encoder
+from medaug.train.classifier import SupervisedClassifier, load_head
+from medaug.train.supervised import SupervisedConfig, run_supervised_grid
 
 SIZE = 16
 BACKBONE = "resnet18-small"

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from medaug.evaluate.study import has_multi_image_studies, study_level
+from medaug.evaluate.study_level import has_multi_image_studies, study_level
 
 #: (patient, study name, label, images) in the order the studies first appear.
 _STUDIES = [

@@ -15,9 +15,9 @@ from torch import nn
 
 from medaug.errors import TrainingError
 from medaug.models.backbones import create_backbone
-from medaug.train.export import ENCODER_FILE, ENCODER_INFO, export_encoder, load_encoder
+from medaug.store import ENCODER_FILE, ENCODER_INFO, export_encoder, load_encoder
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = Path(__file__).resolve().parents[1] / "README.md"
 HEADING = "### Load the encoder outside medaug"
 README_WEIGHTS = "runs/knee-simclr/encoder.pt"
 README_INPUT = "torch.rand(4, 1, 64, 64)"
