@@ -76,6 +76,11 @@ def load_raw(path: str | Path) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise ConfigError(f"config {path}: expected sections ({', '.join(SECTIONS)}), "
                           f"got {type(raw).__name__}")
+    check_keys(raw, SECTIONS, str(path), "")
+    for name, section in raw.items():
+        if section is not None:
+            check_keys(section, list(section) if isinstance(section, dict) else [], str(path),
+                       name)
     return raw
 
 
