@@ -12,8 +12,8 @@ from helpers import tiny_npz
 from medaug.cli import app
 
 runner = CliRunner()
-FAST = ["--size", "32", "--no-clahe", "--ops", "flip", "--batch-size", "8", "--proj-hidden",
-        "64", "--proj-dim", "32", "--accelerator", "cpu"]
+FAST = ["--size", "32", "--no-clahe", "--ops", "flip", "--batch-size", "8", "--method-args",
+        "proj_hidden=64,proj_dim=32", "--accelerator", "cpu"]
 
 
 def test_pretrain_writes_a_run_and_resume_continues_it(tmp_path: Path) -> None:
@@ -41,7 +41,7 @@ def test_pretrain_reads_a_config_file_and_options_override_it(tmp_path: Path) ->
     config = tmp_path / "c.yaml"
     config.write_text(f"data:\n  dataset: medmnist:{npz}\npreprocess:\n  size: 32\n  clahe: false\n"
                       "pretrain:\n  method: byol\n  epochs: 3\n  batch_size: 8\n  ops: flip\n"
-                      "  proj_hidden: 64\n  proj_dim: 32\n  accelerator: cpu\n")
+                      "  method_args:\n    proj_hidden: 64\n    proj_dim: 32\n  accelerator: cpu\n")
     out = tmp_path / "run"
     result = runner.invoke(app, ["pretrain", "--config", str(config), "--epochs", "1",
                                  "--out", str(out)])
@@ -49,6 +49,7 @@ def test_pretrain_reads_a_config_file_and_options_override_it(tmp_path: Path) ->
     saved = json.loads((out / "run.json").read_text())["config"]
     assert saved["pretrain"]["method"] == "byol"  # from the file
     assert saved["pretrain"]["epochs"] == 1  # from the command line
+    assert saved["pretrain"]["method_args"] == "proj_hidden=64,proj_dim=32"  # a mapping, saved
     assert saved["preprocess"]["size"] == 32
 
 
@@ -66,6 +67,45 @@ def test_unknown_method_exits_2_with_one_line(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "unknown method 'dino'" in result.output
     assert "Traceback" not in result.output
+
+
+def test_method_args_reach_the_method(tmp_path: Path, monkeypatch) -> None:
+    """``--method-args`` values reach the method's constructor, converted by its annotations,
+    with the base arguments beside them."""
+    import medaug.train.pretrain as pretrain
+    from medaug.errors import ConfigError
+
+    seen: dict = {}
+
+    def capture(name: str, **kwargs: object) -> None:
+        seen.update(kwargs, name=name)
+        raise ConfigError("stop here")
+
+    monkeypatch.setattr(pretrain, "create_method", capture)
+    result = runner.invoke(app, ["pretrain", "--method", "simclr", "--method-args",
+                                 "temperature=0.5, proj_dim=64", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2 and "stop here" in result.output
+    assert seen["name"] == "simclr"
+    assert seen["temperature"] == 0.5 and isinstance(seen["temperature"], float)
+    assert seen["proj_dim"] == 64 and isinstance(seen["proj_dim"], int)
+    assert seen["gather_distributed"] is False
+    assert {"backbone", "views", "optim", "seed"} <= set(seen)
+
+
+def test_bad_method_arg_is_one_line_listing_the_valid_ones(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["pretrain", "--method", "byol", "--method-args",
+                                 "temperature=0.5", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    line = next(x for x in result.output.splitlines() if "temperature" in x)
+    assert "byol has no argument 'temperature'" in line
+    assert "valid: proj_hidden, proj_dim, momentum_base" in line
+
+
+def test_removed_method_options_are_refused(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["pretrain", "--temperature", "0.5", "--out",
+                                 str(tmp_path / "r")])
+    assert result.exit_code == 2 and "--temperature" in result.output
 
 
 def test_curves_draws_several_runs_and_names_a_folder_without_metrics(tmp_path: Path) -> None:

@@ -119,3 +119,68 @@ def test_pretrain_section_errors_name_the_file() -> None:
         pretrain_from_dict({"pretrain": {"epochs": 0}}, source="k.yaml")
     with pytest.raises(ConfigError, match=r"k\.yaml: section 'pretrain': unknown key\(s\) 'epoch'"):
         pretrain_from_dict({"pretrain": {"epoch": 3}}, source="k.yaml")
+
+
+def test_pretrain_method_args_as_text_or_mapping() -> None:
+    """``pretrain.method_args`` may be the spec text or a mapping (saved as the text); an
+    unknown key names the file and lists the method's valid arguments on one line; a value of
+    the wrong type names the key."""
+    text = pretrain_from_dict({"pretrain": {"method": "simclr",
+                                            "method_args": "temperature=0.5,proj_dim=64"}})
+    mapped = pretrain_from_dict({"pretrain": {"method": "simclr",
+                                              "method_args": {"temperature": 0.5,
+                                                              "proj_dim": 64}}})
+    assert text.method_args == mapped.method_args == "temperature=0.5,proj_dim=64"
+    assert PretrainConfig().method_args == ""
+    with pytest.raises(ConfigError) as info:
+        pretrain_from_dict({"pretrain": {"method": "simclr", "method_args": "tau=0.5"}},
+                           source="k.yaml")
+    message = str(info.value)
+    assert "\n" not in message
+    assert message == ("k.yaml: pretrain.method_args: simclr has no argument 'tau'; valid: "
+                       "temperature, proj_hidden, proj_dim")
+    with pytest.raises(ConfigError, match=r"k\.yaml: .*method_args\.proj_dim"):
+        pretrain_from_dict({"pretrain": {"method_args": "proj_dim=wide"}}, source="k.yaml")
+    with pytest.raises(ConfigError, match="key=value"):
+        pretrain_from_dict({"pretrain": {"method_args": "temperature"}})
+
+
+def test_legacy_pretrain_section_folds_into_method_args() -> None:
+    """The keys written before ``method_args`` fold into it: only those the saved method
+    takes, only where they differ from its default (``None`` was the default)."""
+    from medaug.train.pretrain_config import legacy_pretrain_section
+
+    simclr = {"method": "simclr", "epochs": 3, "temperature": 0.2, "momentum_base": 0.99,
+              "proj_hidden": None, "proj_dim": 32}
+    assert legacy_pretrain_section(simclr) == {"method": "simclr", "epochs": 3,
+                                               "method_args": "proj_dim=32"}
+    byol = {"method": "byol", "temperature": 0.5, "momentum_base": 0.9, "proj_hidden": 64,
+            "proj_dim": None}
+    assert legacy_pretrain_section(byol) == {"method": "byol",
+                                             "method_args": "momentum_base=0.9,proj_hidden=64"}
+    defaults = {"method": "byol", "temperature": 0.2, "momentum_base": 0.99,
+                "proj_hidden": None, "proj_dim": None}
+    assert legacy_pretrain_section(defaults) == {"method": "byol", "method_args": ""}
+    new = {"method": "simclr", "method_args": "temperature=0.3"}
+    assert legacy_pretrain_section(new) == new
+
+
+def test_an_old_run_record_still_resumes_at_pretrain_from_dict(tmp_path: Path) -> None:
+    """A ``run.json`` written before ``method_args`` (legacy keys in its pretrain section)
+    reads back as the config the run had: the same method arguments, built into the same
+    method."""
+    from medaug.train.pretrain import build_method
+
+    old = {"pretrain": {"method": "simclr", "ops": "flip", "backbone": "resnet18-small",
+                        "epochs": 2, "batch_size": 8, "temperature": 0.5,
+                        "momentum_base": 0.99, "proj_hidden": 64, "proj_dim": None}}
+    (tmp_path / "run.json").write_text(json.dumps({"status": "interrupted", "config": old}))
+    config = pretrain_from_dict(json.loads((tmp_path / "run.json").read_text())["config"],
+                                source=str(tmp_path / "run.json"))
+    assert config.method_args == "temperature=0.5,proj_hidden=64"
+    assert config == PretrainConfig(method="simclr", ops="flip", backbone="resnet18-small",
+                                    epochs=2, batch_size=8,
+                                    method_args="temperature=0.5,proj_hidden=64")
+    method = build_method(config, world=1)
+    assert method.criterion.temperature == 0.5
+    assert method.projection.layers[0].out_features == 64

@@ -209,3 +209,47 @@ def test_encoder_json_recipe_rebuilds_the_module_in_plain_torchvision(
     """The ``torchvision`` recipe saved in ``encoder.json``, executed with torch and torchvision
     alone, builds a module the exported weights load into strictly, with medaug's features."""
     _check(*plain_runs[f"recipe:{name}"])
+
+
+# -- probes --
+
+
+def test_save_probe_and_load_probe_round_trip_without_pickle(tmp_path: Path) -> None:
+    import numpy as np
+
+    from medaug.store import load_probe, save_probe
+
+    arrays = {"mean": np.arange(3.0), "scale": np.ones(3), "coef": np.array([0.5, -1.0, 2.0]),
+              "intercept": 0.25, "C": 0.1, "threshold": 0.4}
+    path = save_probe(tmp_path / "probes" / "m.npz", arrays, weights_sha256="ab" * 32,
+                      data_fingerprint="cd" * 8, model="m")
+    with np.load(path, allow_pickle=False) as saved:  # readable without pickle
+        assert set(saved.files) == {*arrays, "meta"}
+    loaded, meta = load_probe(path)
+    assert meta == {"weights_sha256": "ab" * 32, "data_fingerprint": "cd" * 8, "model": "m"}
+    for key, value in arrays.items():
+        np.testing.assert_array_equal(loaded[key], value)
+    assert not list(path.parent.glob(".*tmp*"))  # written through a renamed temporary file
+
+
+def test_load_probe_of_a_file_that_is_not_a_probe_is_one_config_error(tmp_path: Path) -> None:
+    from medaug.errors import ConfigError
+    from medaug.store import load_probe
+
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not an npz")
+    for path in (bad, tmp_path / "missing.npz"):
+        with pytest.raises(ConfigError, match="not a medaug probe file") as info:
+            load_probe(path)
+        assert "\n" not in str(info.value) and str(path) in str(info.value)
+
+
+def test_provenance_names_versions_time_host_and_pid() -> None:
+    import os
+
+    from medaug.store import provenance
+
+    block = provenance()
+    assert set(block) == {"medaug_version", "torch_version", "written", "host", "pid"}
+    assert block["pid"] == os.getpid() and block["torch_version"] == torch.__version__
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4}", block["written"])

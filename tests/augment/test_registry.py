@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from medaug.augment import available_ops, build_ops, create_op, parse_spec, register_op
@@ -83,3 +85,50 @@ def test_every_op_has_p_and_keeps_its_name() -> None:
     for name in available_ops():
         assert "p" in op_parameters(name)
         assert create_op(name).name == name
+
+
+def test_op_modules_are_found_in_the_folder_without_a_hand_kept_list() -> None:
+    """Every non-infrastructure module in the package folder registers at least one op, the
+    registered names are exactly the ``@register_op`` names written in those files, and the
+    loader names no module."""
+    import inspect
+    import re
+    from pathlib import Path
+
+    import medaug.augment as package
+    from medaug.augment import registry
+
+    folder = Path(package.__file__).parent
+    files = sorted(p.stem for p in folder.glob("*.py")
+                   if p.stem not in registry.INFRASTRUCTURE and not p.stem.startswith("_"))
+    assert registry.op_modules() == files
+    declared = sorted(name for stem in files for name in
+                      re.findall(r'@register_op\("(\w+)"\)', (folder / f"{stem}.py").read_text()))
+    assert available_ops() == declared
+    modules = {create_op(name).__class__.__module__.rsplit(".", 1)[1] for name in declared}
+    assert modules == set(files)
+    loader = inspect.getsource(registry._ensure_loaded)
+    assert not any(stem in loader for stem in files)
+
+
+def test_a_new_op_file_is_registered_by_being_in_the_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A module dropped into (a folder on) the package's path is imported and its op found."""
+    import sys
+
+    import medaug.augment as package
+    from medaug.augment import registry
+
+    (tmp_path / "zz_dropped.py").write_text(
+        "from medaug.augment.flip import Flip\n"
+        "from medaug.augment.registry import register_op\n\n\n"
+        "@register_op('zz_dropped')\n"
+        "class Dropped(Flip):\n"
+        "    pass\n")
+    monkeypatch.setattr(package, "__path__", [*package.__path__, str(tmp_path)])
+    monkeypatch.setattr(registry._OPS, "_classes", dict(registry._OPS._classes))
+    monkeypatch.delitem(sys.modules, "medaug.augment.zz_dropped", raising=False)
+    try:
+        assert "zz_dropped" in available_ops()
+    finally:
+        sys.modules.pop("medaug.augment.zz_dropped", None)

@@ -13,6 +13,7 @@ from rich.console import Console
 from helpers import write_png
 from medaug.bench.train import TARGET_RATIO, TrainBenchRow, run_train_bench
 from medaug.errors import DataError, MedaugError, TrainingError
+from medaug.methods import available_methods
 
 
 def _folder(root: Path, n: int = 6) -> Path:
@@ -39,13 +40,21 @@ def test_run_train_bench_end_to_end(tmp_path: Path) -> None:
                            rounds=1, backbone="resnet18",
                            console=Console(file=buffer, width=300))
 
-    _check_rows(rows, ("simclr", "byol"), rounds=1)
+    _check_rows(rows, tuple(available_methods()), rounds=1)
     printed = buffer.getvalue()
     assert "training throughput, resnet18 at 32 px" in printed
-    assert "ratio augmentation on/pre-augmented: simclr " in printed
+    assert f"ratio augmentation on/pre-augmented: {rows[0].method} " in printed
     assert f"{rows[1].ratio:.3f}" in printed
     assert f"target >= {TARGET_RATIO}" in printed
     assert "torch threads" in printed and "batch 4, 32 px" in printed
+
+
+def test_chosen_methods_run_in_the_given_order(tmp_path: Path) -> None:
+    root = _folder(tmp_path / "mini")
+    rows = run_train_bench(data=f"folder:{root}", size=32, batch=4, steps=1, warmup=0,
+                           rounds=1, methods=["simclr"], backbone="resnet18-small",
+                           console=Console(file=io.StringIO(), width=300))
+    _check_rows(rows, ("simclr",), rounds=1)
 
 
 def test_missing_dataset_is_a_medaug_error(tmp_path: Path) -> None:
@@ -69,5 +78,5 @@ def test_batch_larger_than_the_train_split_is_a_training_error(tmp_path: Path) -
 def test_run_train_bench_on_knee(shared_data: Path) -> None:
     buffer = io.StringIO()
     rows = run_train_bench(steps=2, rounds=1, console=Console(file=buffer, width=300))
-    _check_rows(rows, ("simclr", "byol"), rounds=1)
+    _check_rows(rows, tuple(available_methods()), rounds=1)
     assert "data knee" in buffer.getvalue()

@@ -61,7 +61,7 @@ def test_target_gets_no_gradient() -> None:
     online = [*m.backbone.parameters(), *m.projection.parameters(), *m.prediction.parameters()]
     assert target and all(not p.requires_grad for p in target)
     assert all(p.requires_grad for p in online)
-    loss, _ = m.views_loss(*float_views(6))
+    loss, _ = m.views_loss(list(float_views(6)))
     loss.backward()
     assert all(p.grad is None for p in target)
     assert all(p.grad is not None for p in online)

@@ -75,7 +75,7 @@ def test_byol_symmetric_loss_from_its_own_heads() -> None:
     m = tiny_method("byol")
     v1, v2 = float_views(6)
     with torch.no_grad():
-        loss, emb = m.views_loss(v1, v2)
+        loss, emb = m.views_loss([v1, v2])
         z1, p1 = m._online(v1)
         _, p2 = m._online(v2)
         t1, t2 = m._target(v1), m._target(v2)

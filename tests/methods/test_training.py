@@ -18,7 +18,7 @@ from medaug.methods import OptimConfig, SSLMethod, available_methods, create_met
 from medaug.methods.optim import warmup_cosine
 from medaug.models.backbones import create_backbone
 
-METHODS = ["simclr", "byol"]
+METHODS = available_methods()
 
 
 def _resnet_method(name: str, pipeline: str = "rotate+flip", seed: int = 0) -> SSLMethod:
@@ -41,7 +41,7 @@ def test_one_training_step_on_cpu(name: str) -> None:
     assert float(v1.min()) >= 0.0 and float(v1.max()) <= 1.0
     before = [p.detach().clone() for p in m.backbone.parameters()]
     opt = torch.optim.SGD([p for p in m.parameters() if p.requires_grad], lr=0.05)
-    loss, emb = m.views_loss(v1, v2)
+    loss, emb = m.views_loss([v1, v2])
     assert loss.shape == () and bool(torch.isfinite(loss))
     assert emb.shape == (8, 16)
     opt.zero_grad()
@@ -57,9 +57,9 @@ def _fit(m: SSLMethod, v1: Tensor, v2: Tensor, steps: int) -> tuple[float, float
     params = [p for p in m.parameters() if p.requires_grad]
     opt = torch.optim.SGD(params, lr=0.05, momentum=0.9)
     with torch.no_grad():
-        initial = float(m.views_loss(v1, v2)[0])
+        initial = float(m.views_loss([v1, v2])[0])
     for step in range(steps):
-        loss, _ = m.views_loss(v1, v2)
+        loss, _ = m.views_loss([v1, v2])
         assert bool(torch.isfinite(loss))
         opt.zero_grad()
         loss.backward()
@@ -68,7 +68,7 @@ def _fit(m: SSLMethod, v1: Tensor, v2: Tensor, steps: int) -> tuple[float, float
         for online, target in m.momentum_pairs():
             update_momentum(online, target, momentum)
     with torch.no_grad():
-        final = float(m.views_loss(v1, v2)[0])
+        final = float(m.views_loss([v1, v2])[0])
     return initial, final
 
 

@@ -22,7 +22,7 @@ def test_two_process_cpu_ddp_run_completes(tmp_path: Path) -> None:
     env = {**os.environ, "MEDAUG_CACHE_DIR": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "medaug", "pretrain", "--data", f"medmnist:{npz}",
            "--size", "32", "--no-clahe", "--method", "simclr", "--ops", "flip+rotate",
-           "--epochs", "2", "--batch-size", "8", "--proj-hidden", "64", "--proj-dim", "32",
+           "--epochs", "2", "--batch-size", "8", "--method-args", "proj_hidden=64,proj_dim=32",
            "--accelerator", "cpu", "--devices", "2", "--out", str(out)]
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600,
                           cwd=tmp_path)
@@ -35,8 +35,8 @@ def test_two_process_cpu_ddp_run_completes(tmp_path: Path) -> None:
     assert metrics["epoch"].tolist() == [-1, 0, 1]
     assert metrics["step"].tolist() == [0, 3, 6]
     assert (out / "encoder.pt").is_file() and (out / "checkpoints" / "last.ckpt").is_file()
-    assert sorted(p.name for p in out.iterdir()) == [
-        "checkpoints", "curves.png", "encoder.json", "encoder.pt", "metrics.csv", "run.json",
+    assert sorted(p.name for p in out.iterdir()) == [  # .lock: the folder's writer lock
+        ".lock", "checkpoints", "curves.png", "encoder.json", "encoder.pt", "metrics.csv", "run.json",
         "run.log"]
     assert (out / "run.log").read_text().count("epoch 0: loss") == 1  # rank 0 alone writes
     # resumed under DDP: both processes continue from the checkpoint to a third epoch

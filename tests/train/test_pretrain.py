@@ -18,7 +18,7 @@ from helpers import tiny_npz
 from medaug.data.config import DataConfig, PrepareConfig
 from medaug.data.preprocess import PreprocessConfig
 from medaug.errors import AugmentError, ConfigError, TrainingError
-from medaug.store import load_encoder
+from medaug.store import Interrupted, load_encoder
 from medaug.train.monitor import COLUMNS, read_metrics
 from medaug.train.pretrain import run_pretrain
 from medaug.train.pretrain_config import PretrainConfig
@@ -31,7 +31,7 @@ def _data(tmp_path: Path, **kwargs: Any) -> PrepareConfig:
 
 def _config(**kwargs: Any) -> PretrainConfig:
     base: dict[str, Any] = {"ops": "flip+rotate", "epochs": 2, "batch_size": 8,
-                            "accelerator": "cpu", "proj_hidden": 64, "proj_dim": 32}
+                            "accelerator": "cpu", "method_args": "proj_hidden=64,proj_dim=32"}
     return PretrainConfig(**{**base, **kwargs})
 
 
@@ -67,8 +67,8 @@ class NaNFrom(L.Callback):
         if trainer.current_epoch == self.epoch:
             original = pl_module.views_loss
 
-            def nan_loss(v1: torch.Tensor, v2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-                loss, emb = original(v1, v2)
+            def nan_loss(views: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+                loss, emb = original(views)
                 return loss * float("nan"), emb
 
             pl_module.views_loss = nan_loss  # type: ignore[method-assign]
@@ -216,9 +216,8 @@ def test_collapse_is_flagged(tmp_path: Path) -> None:
         def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
             original = pl_module.views_loss
 
-            def collapsed(v1: torch.Tensor, v2: torch.Tensor
-                          ) -> tuple[torch.Tensor, torch.Tensor]:
-                loss, emb = original(v1, v2)
+            def collapsed(views: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+                loss, emb = original(views)
                 return loss, torch.ones_like(emb) + 0 * emb
 
             pl_module.views_loss = collapsed  # type: ignore[method-assign]
@@ -248,8 +247,9 @@ def test_a_timm_backbone_trains_and_its_encoder_loads(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_marks_the_run_interrupted_and_resume_continues_it(tmp_path: Path) -> None:
-    """Lightning turns Ctrl-C into a graceful shutdown and ``SystemExit``; the run folder
-    says "interrupted" and keeps its finished epochs."""
+    """Lightning turns Ctrl-C into a graceful shutdown; the run raises ``Interrupted`` with
+    exit code 130 (as shells do), the run folder says "interrupted" and keeps its finished
+    epochs."""
 
     class CtrlC(L.Callback):
         def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule
@@ -260,10 +260,11 @@ def test_ctrl_c_marks_the_run_interrupted_and_resume_continues_it(tmp_path: Path
     data = _data(tmp_path)
     handler = signal.getsignal(signal.SIGINT)  # Lightning ignores Ctrl-C while it shuts down
     try:
-        with pytest.raises(SystemExit):
+        with pytest.raises(Interrupted, match="--resume") as stopped:
             run_pretrain(data, _config(), tmp_path / "run", callbacks=[CtrlC()], say=None)
     finally:
         signal.signal(signal.SIGINT, handler)
+    assert stopped.value.exit_code == 130
     run = json.loads((tmp_path / "run" / "run.json").read_text())
     assert run["status"] == "interrupted" and "--resume" in run["reason"]
     metrics = run_pretrain(data, _config(), tmp_path / "run", resume=True, say=None).metrics

@@ -1,17 +1,80 @@
-"""Two independently augmented views of one batch, as contrastive and self-distillation
-methods need (SimCLR, Chen et al. 2020; BYOL, Grill et al. 2020)."""
+"""Several independently augmented views of one batch: two views as contrastive and
+self-distillation methods need (SimCLR, Chen et al. 2020; BYOL, Grill et al. 2020), or
+multi-crop (Caron et al. 2020, SwAV; DINO): a few global views at the cache's size and more
+local views resized to a smaller one."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from medaug.augment.base import fresh_generator, to_params
 from medaug.augment.pipeline import Pipeline
+from medaug.errors import AugmentError
 
 
-class TwoViews(nn.Module):
-    """Make two views of a batch, each drawn independently from the *original* images.
+@dataclass(frozen=True)
+class ViewSpec:
+    """``count`` views drawn by ``pipeline``, each resized to ``size`` x ``size`` after the
+    augmentation (``None`` keeps the input's size)."""
+
+    pipeline: Pipeline
+    count: int = 1
+    size: int | None = None
+
+
+class MultiViews(nn.Module):
+    """Make views of a batch, each drawn independently from the *original* images.
+
+    Args:
+        specs: the kinds of view, in order (e.g. 2 global views, then 6 local views at 24 px).
+
+    ``forward(x, generator)`` is the list of every spec's ``count`` views, in order; all
+    parameters are drawn first from the one generator (view by view, in that order), every
+    sample of each view gets its own, and no view is computed from another.
+
+    Raises:
+        AugmentError: no views, a count below 1 or a size below 1.
+    """
+
+    def __init__(self, specs: Sequence[ViewSpec]) -> None:
+        super().__init__()
+        specs = list(specs)
+        if not specs or any(s.count < 1 or (s.size is not None and s.size < 1) for s in specs):
+            raise AugmentError(f"views need at least one kind, each with count >= 1 and size "
+                               f">= 1, got {[(s.count, s.size) for s in specs]}")
+        self.pipelines = nn.ModuleList(s.pipeline for s in specs)
+        self.plan = [(i, s.size) for i, s in enumerate(specs) for _ in range(s.count)]
+
+    def __len__(self) -> int:
+        return len(self.plan)
+
+    def forward(self, x: Tensor, generator: torch.Generator | None = None) -> list[Tensor]:
+        """Views of ``x`` ``(B, 1, H, W)``: tensors ``(B, 1, size, size)`` (``(B, 1, H, W)``
+        where no size is given)."""
+        generator = generator if generator is not None else fresh_generator()
+        hosts, bounds = [], []
+        for i, _ in self.plan:
+            start = len(hosts)
+            hosts += self.pipelines[i].sample_host(x, generator)
+            bounds.append((start, len(hosts)))
+        params = to_params(hosts, x.device)  # one copy for every view
+        views = []
+        for (i, size), (a, b) in zip(self.plan, bounds, strict=True):
+            view = self.pipelines[i].apply(x, params[a:b])
+            if size is not None and tuple(view.shape[-2:]) != (size, size):
+                view = F.interpolate(view, size=(size, size), mode="bilinear",
+                                     align_corners=False, antialias=True)
+            views.append(view)
+        return views
+
+
+class TwoViews(MultiViews):
+    """Two views of the input's size: the special case of :class:`MultiViews`.
 
     Args:
         pipeline: the augmentation of the first view.
@@ -24,16 +87,13 @@ class TwoViews(nn.Module):
     """
 
     def __init__(self, pipeline: Pipeline, second: Pipeline | None = None) -> None:
-        super().__init__()
+        super().__init__([ViewSpec(pipeline, count=2)] if second is None
+                         else [ViewSpec(pipeline), ViewSpec(second)])
         self.pipeline = pipeline
         self.second = second
 
-    def forward(self, x: Tensor, generator: torch.Generator | None = None
+    def forward(self, x: Tensor, generator: torch.Generator | None = None  # type: ignore[override]
                 ) -> tuple[Tensor, Tensor]:
         """Views of ``x`` ``(B, 1, H, W)``: two tensors ``(B, 1, H, W)``."""
-        generator = generator if generator is not None else fresh_generator()
-        second = self.pipeline if self.second is None else self.second
-        hosts = self.pipeline.sample_host(x, generator)
-        n = len(hosts)
-        params = to_params(hosts + second.sample_host(x, generator), x.device)  # one copy
-        return self.pipeline.apply(x, params[:n]), second.apply(x, params[n:])
+        first, second = super().forward(x, generator)
+        return first, second

@@ -12,12 +12,13 @@ modes, interleaved in the same run so that both see the same machine noise:
   the step only trains on them.
 
 A training step is what Lightning runs for ``training_step`` in a plain loop (no Trainer):
-the method's ``views_loss`` on the two views, the finite-loss guard and the embedding spread,
-``loss.backward()``, an SGD step (lr 0.01, momentum 0.9, the run's weight decay),
-``zero_grad`` and BYOL's momentum update of the target network. On CUDA the forward runs under
-the autocast that ``pretrain``'s ``precision="auto"`` picks (bf16, or fp16 with a gradient
-scaler); on the CPU it is fp32. The ``uint8`` batches are on the device before the clock
-starts in both modes (moving them is the loader's cost, not the augmentation's).
+the method's ``views_loss`` on the list of views, the finite-loss guard and the embedding
+spread, ``loss.backward()``, an SGD step (lr 0.01, momentum 0.9, the run's weight decay),
+``zero_grad`` and the momentum update of the method's target networks (BYOL's), if any. On
+CUDA the forward runs under the autocast that ``pretrain``'s ``precision="auto"`` picks (bf16,
+or fp16 with a gradient scaler); on the CPU it is fp32. The ``uint8`` batches are on the device
+before the clock starts in both modes (moving them is the loader's cost, not the
+augmentation's).
 
 Throughput is input images per second (each image gives two views); each mode's figure is the
 median over ``rounds`` rounds of ``steps`` timed steps (after ``warmup`` untimed ones), and the
@@ -46,7 +47,7 @@ from torch import Tensor
 
 from medaug.augment.pipeline import DEFAULT_OPS
 from medaug.errors import TrainingError
-from medaug.methods.base import SSLMethod
+from medaug.methods.base import SSLMethod, available_methods
 from medaug.train.pretrain_config import PretrainConfig
 
 TARGET_RATIO = 0.9
@@ -105,12 +106,13 @@ def load_train_batches(data: str, size: int, batch: int, steps: int) -> tuple[li
 
 def run_train_bench(data: str = "knee", size: int = 64, batch: int = 64, steps: int = 8,
                     warmup: int = 2, rounds: int = 3,
-                    methods: Sequence[str] = ("simclr", "byol"),
+                    methods: Sequence[str] | None = None,
                     ops: str = DEFAULT_OPS, backbone: str = "resnet18",
                     device: str = "cpu", console: Console | None = None) -> list[TrainBenchRow]:
     """Time training steps of each method with augmentation on and on pre-augmented views
     (interleaved: A, B, A, B, ... for ``rounds`` rounds of ``warmup`` untimed and ``steps``
-    timed steps each), print a table and the ratio line, and return one row per method.
+    timed steps each), print a table and the ratio line, and return one row per method
+    (``methods=None``: every registered method, :func:`medaug.methods.available_methods`).
 
     Raises:
         DataError: ``data`` is missing or unreadable.
@@ -124,6 +126,7 @@ def run_train_bench(data: str = "knee", size: int = 64, batch: int = 64, steps: 
     from medaug.train.trainer import choose_precision
 
     console = console or Console()
+    methods = available_methods() if methods is None else list(methods)
     dev = torch.device(device)
     cuda = dev.type == "cuda"
     # Built first, so that an unknown method, backbone or op fails before any data work.
@@ -169,7 +172,7 @@ def _bench_method(m: SSLMethod, batches: list[Tensor], batch: int, steps: int, w
     base_seed = m.seed
     step = 0  # optimiser steps so far, over both modes
 
-    def views_of(images: Tensor, k: int) -> tuple[Tensor, Tensor]:
+    def views_of(images: Tensor, k: int) -> list[Tensor]:
         # Without a trainer global_step stays 0, so make_views would draw the same parameters
         # every step; moving the method's seed gives each step its own draws, as in a run.
         m.seed = base_seed + k
@@ -186,10 +189,10 @@ def _bench_method(m: SSLMethod, batches: list[Tensor], batch: int, steps: int, w
         if loss is not None:
             pending.append(loss)
 
-    def train_step(view1: Tensor, view2: Tensor) -> None:
+    def train_step(views: list[Tensor]) -> None:
         nonlocal step
         with autocast():
-            loss, embeddings = m.views_loss(view1, view2)
+            loss, embeddings = m.views_loss(views)
         with torch.no_grad():
             std_of_l2_normalized(embeddings.detach().float())
         if scaler is not None:
@@ -222,7 +225,7 @@ def _bench_method(m: SSLMethod, batches: list[Tensor], batch: int, steps: int, w
     def run_mode(augment: bool) -> float:
         def one(i: int) -> None:
             k = i % len(batches)
-            train_step(*(views_of(batches[k], step) if augment else pre[k]))
+            train_step(views_of(batches[k], step) if augment else pre[k])
 
         for i in range(warmup):
             one(i)

@@ -36,9 +36,9 @@ P = PretrainConfig()
 KEYS: dict[str, tuple[str, str]] = {
     **DATA_KEYS, **section_keys("pretrain", (
         "method", "ops", "ops2", "backbone", "epochs", "batch_size", "optimizer", "lr",
-        "weight_decay", "warmup_epochs", "temperature", "momentum_base", "proj_hidden",
-        "proj_dim", "seed", "knn_k", "accelerator", "devices", "num_nodes", "strategy",
-        "precision", "workers"))}
+        "weight_decay", "warmup_epochs", "method_args", "seed", "knn_k", "accelerator",
+        "devices", "num_nodes", "strategy", "precision", "workers", "local_crops",
+        "local_size"))}
 
 
 @app.command()
@@ -46,7 +46,8 @@ KEYS: dict[str, tuple[str, str]] = {
 def pretrain(
     ctx: typer.Context,
     data: DataOpt = DEFAULT_DATASET,
-    method: Annotated[str, typer.Option(help="simclr or byol")] = P.method,
+    method: Annotated[str, typer.Option(help="A registered method: simclr, byol, or any "
+                      "other file in medaug/methods (an unknown name lists them)")] = P.method,
     ops: Annotated[str, typer.Option(help="Augmentation spec of the views, e.g. "
                    "'rotate+flip+chessboard' (see `medaug augment list`)")] =
         P.ops,
@@ -65,12 +66,10 @@ def pretrain(
     weight_decay: Annotated[float, typer.Option(help="Weight decay")] = P.weight_decay,
     warmup_epochs: Annotated[float, typer.Option(help="Linear warm-up before the cosine "
                              "decay")] = P.warmup_epochs,
-    temperature: Annotated[float, typer.Option(help="SimCLR NT-Xent temperature")] = P.temperature,
-    momentum_base: Annotated[float, typer.Option(help="BYOL target momentum at the start "
-                             "(cosine schedule to 1)")] = P.momentum_base,
-    proj_hidden: Annotated[int | None, typer.Option(help="Projection hidden width (default: "
-                           "the method's paper value)")] = P.proj_hidden,
-    proj_dim: Annotated[int | None, typer.Option(help="Projection output width")] = P.proj_dim,
+    method_args: Annotated[str, typer.Option(help="The method's own settings, named as its "
+                           "constructor's arguments, e.g. 'temperature=0.5,proj_dim=64' for "
+                           "simclr (empty: the paper defaults; a bad key lists the method's "
+                           "valid ones)")] = P.method_args,
     seed: Annotated[int, typer.Option(help="Seed of initialisation, shuffling and "
                     "augmentation")] = P.seed,
     knn_k: Annotated[int, typer.Option(help="Neighbours of the kNN monitor")] = P.knn_k,
@@ -85,6 +84,11 @@ def pretrain(
                          "16-mixed on other GPUs, 32-true on the CPU) or a Lightning "
                          "precision")] = P.precision,
     workers: Annotated[int, typer.Option(help="DataLoader workers")] = P.workers,
+    local_crops: Annotated[int, typer.Option(help="Multi-crop: local views added to the two "
+                           "global ones (--ops with a crop of 5-40 % of the area; DINO uses "
+                           "6-10)")] = P.local_crops,
+    local_size: Annotated[int | None, typer.Option(help="Side of the local views in px "
+                          "(default: 3/7 of --size, DINO's 96/224)")] = P.local_size,
     out: Annotated[Path, typer.Option(help="Run folder to write")] = Path("runs/pretrain"),
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its "
                       "last checkpoint")] = False,
@@ -93,7 +97,8 @@ def pretrain(
     split_seed: SplitSeedOpt = DATA.seed, val: ValOpt = DATA.val, test: TestOpt = DATA.test,
     config: ConfigOpt = None,
 ) -> None:
-    """Train an encoder without labels (SimCLR or BYOL) and write a run folder."""
+    """Train an encoder without labels (SimCLR, BYOL or another registered method) and write a
+    run folder."""
     from medaug.config import load_raw
     from medaug.data.config import prepare_from_dict
     from medaug.errors import ConfigError

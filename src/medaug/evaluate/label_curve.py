@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 
 from medaug.errors import DataError
 from medaug.evaluate.record import SUMMARY_FILE
-from medaug.train.curves import save_png
+from medaug.store import save_png
 
 PANELS = (("auroc", "test AUROC"), ("balanced_accuracy", "test balanced accuracy"))
 CURVE_FILE = "label_curve.png"

@@ -14,7 +14,7 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
 from medaug.explain.gradcam import overlay
-from medaug.train.curves import save_png
+from medaug.store import save_png
 
 _OUTCOME_COLOURS = {"TP": "#1a7f37", "TN": "#1a7f37", "FP": "#cf222e", "FN": "#cf222e"}
 

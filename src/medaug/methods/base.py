@@ -1,16 +1,22 @@
-"""What every self-supervised method shares: backbone, two-view augmentation on the training
-device, optimiser and schedule, NaN guard and step logging.
+"""What every self-supervised method shares: backbone, multi-view augmentation on the
+training device, optimiser, parameter groups and schedule, the EMA schedule of momentum
+targets, NaN guard and step logging.
 
-A method subclasses :class:`SSLMethod`, registers itself with :func:`register_method`, builds
-its heads in ``__init__`` and implements :meth:`SSLMethod.views_loss`. Batches arrive as the
-cache's ``uint8`` images ``(B, S, S)``; the two views are drawn here, batched, on the device the
-model is on, from a generator seeded by ``(seed, global step, rank)``, so a resumed run draws
-exactly what the uninterrupted run drew.
+A method is one file in this package (found by being there: no list to edit) that subclasses
+:class:`SSLMethod`, registers itself with :func:`register_method`, takes its hyper-parameters
+as constructor arguments (``--method-args`` reaches them by name), builds its heads in
+``__init__`` and implements :meth:`SSLMethod.views_loss` over a list of views. A method with
+an EMA target declares :meth:`SSLMethod.momentum_pairs` and passes ``momentum_base`` on; the
+base schedules the momentum. Batches arrive as the cache's ``uint8`` images ``(B, S, S)``; the
+views are drawn here, batched, on the device the model is on, from a generator seeded by
+``(seed, global step, rank)``, so a resumed run draws exactly what the uninterrupted run drew.
 """
 
 from __future__ import annotations
 
+import importlib
 import math
+import pkgutil
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
@@ -18,11 +24,19 @@ import lightning as L
 import torch
 from lightly.models.utils import update_momentum
 from lightly.utils.debug import std_of_l2_normalized
+from lightly.utils.scheduler import cosine_schedule
 from torch import Tensor, nn
 
-from medaug.augment.views import TwoViews
-from medaug.errors import ConfigError, TrainingError
-from medaug.methods.optim import OptimConfig, make_optimizer, step_seed, warmup_cosine
+from medaug.augment.views import MultiViews
+from medaug.errors import ConfigError
+from medaug.methods.optim import (
+    OptimConfig,
+    augment_batch,
+    check_finite,
+    configure,
+    step_seed,
+    trainable_groups,
+)
 from medaug.models.backbones import feature_dim
 from medaug.registry import Registry
 
@@ -48,52 +62,74 @@ def create_method(name: str, **kwargs: Any) -> SSLMethod:
     return _METHODS.lookup(name)(**kwargs)
 
 
+def method_class(name: str) -> type[SSLMethod]:
+    """The class registered as ``name`` (its constructor's arguments are its settings).
+
+    Raises:
+        ConfigError: an unknown method name (the message lists the valid ones).
+    """
+    return _METHODS.lookup(name)
+
+
 class SSLMethod(L.LightningModule):
     """Base of a self-supervised method.
 
     Args:
         backbone: maps ``(B, 1, S, S)`` to ``(B, D)`` (:func:`medaug.models.create_backbone`).
-        views: the two-view augmentation applied to each batch on the training device.
+        views: the views drawn from each batch on the training device (a
+            :class:`~medaug.augment.views.TwoViews` or multi-crop
+            :class:`~medaug.augment.views.MultiViews`).
         optim: optimiser and schedule.
         seed: seed of the augmentation draws (combined with the step and the rank).
+        momentum_base: EMA momentum of the :meth:`momentum_pairs` targets at step 0; a cosine
+            schedule raises it to 1 by the last step (``None``: the targets stay, momentum 1).
     """
 
     name: ClassVar[str] = ""
 
-    def __init__(self, backbone: nn.Module, views: TwoViews, optim: OptimConfig | None = None,
-                 seed: int = 0) -> None:
+    def __init__(self, backbone: nn.Module, views: MultiViews, optim: OptimConfig | None = None,
+                 seed: int = 0, momentum_base: float | None = None) -> None:
         super().__init__()
         self.backbone = backbone
         self.views = views
         self.optim = optim or OptimConfig()
-        if self.optim.optimizer not in ("sgd", "adamw"):
-            raise ConfigError(f"unknown optimizer {self.optim.optimizer!r}; choose sgd or adamw")
+        self.optim.check()
+        if momentum_base is not None and not 0.0 <= momentum_base <= 1.0:
+            raise ConfigError(f"{self.name}: momentum_base must be in [0, 1], got "
+                              f"{momentum_base}")
+        self.momentum_base = momentum_base
         self.seed = int(seed)
         self.feature_dim = feature_dim(backbone)
 
     # -- what a method defines ---------------------------------------------------------------
-    def views_loss(self, view1: Tensor, view2: Tensor) -> tuple[Tensor, Tensor]:
-        """Loss of two views ``(B, 1, S, S)`` and the embeddings ``(B, E)`` whose spread is
-        monitored (collapse shows there first)."""
+    def views_loss(self, views: list[Tensor]) -> tuple[Tensor, Tensor]:
+        """Loss of the views (``(B, 1, S_i, S_i)`` each; sizes may differ under multi-crop)
+        and the embeddings ``(B, E)`` whose spread is monitored (collapse shows there
+        first)."""
         raise NotImplementedError
 
     def momentum_pairs(self) -> list[tuple[nn.Module, nn.Module]]:
         """``(online, target)`` pairs updated after each step by lightly's ``update_momentum``
-        (``target <- m * target + (1 - m) * online`` on parameters); none by default."""
+        (``target <- m * target + (1 - m) * online`` on parameters, ``m`` from
+        :meth:`momentum_at`); none by default."""
         return []
+
+    def param_groups(self) -> list[dict[str, Any]]:
+        """Parameter groups of the optimiser (:mod:`medaug.methods.optim`: ``params`` and
+        optionally ``lr_scale``, a fixed ``lr``, ``weight_decay``); by default every trainable
+        parameter in one group (two when ``optim.decay_norm_bias`` is false)."""
+        return trainable_groups(self, self.optim.decay_norm_bias)
 
     # -- shared machinery ----------------------------------------------------------------------
     def forward(self, x: Tensor) -> Tensor:
         """Backbone features ``(B, D)`` of images ``(B, 1, S, S)``."""
         return self.backbone(x)
 
-    def make_views(self, images: Tensor) -> tuple[Tensor, Tensor]:
-        """Two float views ``(B, 1, S, S)`` in ``[0, 1]`` of a ``uint8`` batch ``(B, S, S)``,
+    def make_views(self, images: Tensor) -> list[Tensor]:
+        """Float views ``(B, 1, S_i, S_i)`` in ``[0, 1]`` of a ``uint8`` batch ``(B, S, S)``,
         drawn from a generator seeded by (seed, global step, global rank)."""
-        x = images.to(self.device, non_blocking=True).float().div_(255).unsqueeze(1)
-        generator = torch.Generator().manual_seed(self.view_seed(self.global_step))
-        with torch.no_grad(), torch.autocast(x.device.type, enabled=False):
-            return self.views(x, generator)
+        return list(augment_batch(self.views, images, self.device,
+                                  self.view_seed(self.global_step)))
 
     def view_seed(self, step: int) -> int:
         world = self.trainer.world_size if self._trainer is not None else 1
@@ -101,8 +137,7 @@ class SSLMethod(L.LightningModule):
         return step_seed(self.seed, step, world, rank)
 
     def training_step(self, batch: Tensor, batch_idx: int) -> Tensor:
-        view1, view2 = self.make_views(batch)
-        loss, embeddings = self.views_loss(view1, view2)
+        loss, embeddings = self.views_loss(self.make_views(batch))
         with torch.no_grad():
             std = std_of_l2_normalized(embeddings.detach().float())  # 1/sqrt(E) when spread
             spread = std * math.sqrt(embeddings.shape[1])
@@ -151,17 +186,17 @@ class SSLMethod(L.LightningModule):
     def check_loss(self, loss: Tensor, epoch: int | None = None, step: int | None = None
                    ) -> None:
         """Raise :class:`TrainingError` when ``loss`` is NaN or infinite."""
-        if not bool(torch.isfinite(loss)):
-            epoch = self.current_epoch if epoch is None else epoch
-            step = self.global_step if step is None else step
-            raise TrainingError(
-                f"the {self.name} loss became {loss.item()} at epoch {epoch}, step {step}; "
-                "lower --lr or use --precision 32 (the last good checkpoint is kept in the run "
-                "folder's checkpoints/)")
+        check_finite(loss, self.name, self.current_epoch if epoch is None else epoch,
+                     self.global_step if step is None else step,
+                     "lower --lr or use --precision 32 (the last good checkpoint is kept in "
+                     "the run folder's checkpoints/)")
 
     def momentum_at(self, step: int) -> float:
-        """EMA momentum after ``step`` optimiser steps (methods with a target override it)."""
-        return 1.0
+        """EMA momentum after ``step`` optimiser steps: lightly's ``cosine_schedule`` from
+        ``momentum_base`` at step 0 to 1 at the last step; 1 without ``momentum_base``."""
+        if self.momentum_base is None:
+            return 1.0
+        return cosine_schedule(step, self.total_steps(), self.momentum_base, 1.0)
 
     def total_steps(self) -> int:
         if self._trainer is None:
@@ -173,17 +208,29 @@ class SSLMethod(L.LightningModule):
         datamodule = getattr(self._trainer, "datamodule", None) if self._trainer else None
         batch = getattr(datamodule, "batch_size", 1) * world
         lr = self.optim.peak_lr(batch)
-        opt = make_optimizer(self, self.optim, lr)
         total = self.total_steps()
         steps_per_epoch = max(1, total // max(1, self.trainer.max_epochs or 1)) \
             if self._trainer is not None else 1
         warmup = round(self.optim.warmup_epochs * steps_per_epoch)
-        schedule = torch.optim.lr_scheduler.LambdaLR(opt, warmup_cosine(warmup, total))
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+        return configure(self.param_groups(), self.optim, lr, total, warmup)
+
+
+#: Modules of this package that define no method; every other module in the folder is
+#: imported and its ``@register_method`` fills the registry (a new method is one new file).
+INFRASTRUCTURE = frozenset({"args", "base", "optim"})
+
+
+def method_modules() -> list[str]:
+    """Names of the method modules found in this package's folder(s), sorted."""
+    import medaug.methods as package
+
+    return sorted(m.name for m in pkgutil.iter_modules(package.__path__)
+                  if m.name not in INFRASTRUCTURE and not m.name.startswith("_"))
 
 
 def _ensure_loaded() -> None:
-    from medaug.methods import byol, simclr  # noqa: F401  (registration side effect)
+    for module in method_modules():
+        importlib.import_module(f"medaug.methods.{module}")
 
 
 _METHODS: Registry[type[SSLMethod]] = Registry("method", ConfigError, _ensure_loaded)

@@ -2,7 +2,8 @@
 projector, predictor) regresses a target network's projection of the other view; the target is
 an exponential moving average of the online backbone and projector whose momentum follows a
 cosine schedule from ``momentum_base`` (0.99 here; 0.996 in the paper's ImageNet runs) to 1.
-The loss is symmetric: both views take both roles."""
+The loss is symmetric: both views take both roles (with more views, every view's prediction
+regresses every other view's target). The schedule itself is the base's."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ import torch
 from lightly.loss import NegativeCosineSimilarity
 from lightly.models.modules.heads import BYOLPredictionHead, BYOLProjectionHead
 from lightly.models.utils import deactivate_requires_grad
-from lightly.utils.scheduler import cosine_schedule
 from torch import Tensor, nn
 
 from medaug.errors import ConfigError
@@ -33,9 +33,7 @@ class BYOL(SSLMethod):
 
     def __init__(self, proj_hidden: int = 4096, proj_dim: int = 256,
                  momentum_base: float = 0.99, **base: Any) -> None:
-        super().__init__(**base)
-        if not 0.0 <= momentum_base <= 1.0:
-            raise ConfigError(f"byol: momentum_base must be in [0, 1], got {momentum_base}")
+        super().__init__(momentum_base=momentum_base, **base)
         self.projection = BYOLProjectionHead(self.feature_dim, proj_hidden, proj_dim)
         self.prediction = BYOLPredictionHead(proj_dim, proj_hidden, proj_dim)
         self.target_backbone = copy.deepcopy(self.backbone)
@@ -43,16 +41,10 @@ class BYOL(SSLMethod):
         deactivate_requires_grad(self.target_backbone)
         deactivate_requires_grad(self.target_projection)
         self.criterion = NegativeCosineSimilarity()
-        self.momentum_base = momentum_base
 
     def momentum_pairs(self) -> list[tuple[nn.Module, nn.Module]]:
         return [(self.backbone, self.target_backbone),
                 (self.projection, self.target_projection)]
-
-    def momentum_at(self, step: int) -> float:
-        """Cosine schedule from ``momentum_base`` at step 0 to 1 at the last step (lightly's
-        ``cosine_schedule``)."""
-        return cosine_schedule(step, self.total_steps(), self.momentum_base, 1.0)
 
     def _online(self, x: Tensor) -> tuple[Tensor, Tensor]:
         z = self.projection(self.backbone(x))  # (B, P)
@@ -62,12 +54,20 @@ class BYOL(SSLMethod):
     def _target(self, x: Tensor) -> Tensor:
         return self.target_projection(self.target_backbone(x)).detach()  # (B, P)
 
-    def views_loss(self, view1: Tensor, view2: Tensor) -> tuple[Tensor, Tensor]:
+    def views_loss(self, views: list[Tensor]) -> tuple[Tensor, Tensor]:
         """Symmetrised negative cosine similarity between each view's prediction and the
-        other view's target projection, in ``[-2, 2]`` (``-2`` when they align); embeddings
-        are the first view's online projections ``(B, proj_dim)``."""
-        z1, p1 = self._online(view1)
-        _, p2 = self._online(view2)
-        t1, t2 = self._target(view1), self._target(view2)
-        loss = self.criterion(p1, t2) + self.criterion(p2, t1)
-        return loss, z1
+        other view's target projection, in ``[-2, 2]`` (``-2`` when they align; with ``n``
+        views, twice the mean over the ``n (n - 1)`` ordered pairs); embeddings are the first
+        view's online projections ``(B, proj_dim)``."""
+        if len(views) < 2:
+            raise ConfigError(f"byol needs at least two views, got {len(views)}")
+        online = [self._online(v) for v in views]
+        targets = [self._target(v) for v in views]
+        if len(views) == 2:
+            loss = self.criterion(online[0][1], targets[1]) + self.criterion(online[1][1],
+                                                                              targets[0])
+        else:
+            pairs = [self.criterion(p, targets[j]) for i, (_, p) in enumerate(online)
+                     for j in range(len(views)) if j != i]
+            loss = 2 * torch.stack(pairs).mean()
+        return loss, online[0][0]

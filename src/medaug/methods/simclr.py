@@ -1,11 +1,14 @@
 """SimCLR (Chen et al. 2020, "A Simple Framework for Contrastive Learning of Visual
 Representations"): a projection MLP on the backbone and the NT-Xent loss over the ``2B`` views
-of a batch, the other ``2B - 2`` views serving as negatives."""
+of a batch, the other ``2B - 2`` views serving as negatives. With more than two views the loss
+is the mean NT-Xent over every pair of views."""
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
+import torch
 from lightly.loss import NTXentLoss
 from lightly.models.modules.heads import SimCLRProjectionHead
 from torch import Tensor
@@ -40,9 +43,13 @@ class SimCLR(SSLMethod):
                                     gather_distributed=gather_distributed)
         self.temperature = temperature
 
-    def views_loss(self, view1: Tensor, view2: Tensor) -> tuple[Tensor, Tensor]:
-        """NT-Xent of the projections of the two views ``(B, 1, S, S)``; embeddings are the
-        first view's projections ``(B, proj_dim)``."""
-        z1 = self.projection(self.backbone(view1))  # (B, P)
-        z2 = self.projection(self.backbone(view2))  # (B, P)
-        return self.criterion(z1, z2), z1
+    def views_loss(self, views: list[Tensor]) -> tuple[Tensor, Tensor]:
+        """NT-Xent of the projections of two views ``(B, 1, S, S)`` (the mean over pairs of
+        views when there are more); embeddings are the first view's projections
+        ``(B, proj_dim)``."""
+        if len(views) < 2:
+            raise ConfigError(f"simclr needs at least two views, got {len(views)}")
+        z = [self.projection(self.backbone(v)) for v in views]  # each (B, P)
+        losses = [self.criterion(a, b) for a, b in itertools.combinations(z, 2)]
+        loss = losses[0] if len(losses) == 1 else torch.stack(losses).mean()
+        return loss, z[0]

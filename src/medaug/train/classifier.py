@@ -19,14 +19,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import DataLoader, Dataset
 
 from medaug.augment.pipeline import Pipeline
-from medaug.errors import ConfigError, TrainingError
+from medaug.errors import TrainingError
 from medaug.evaluate.metrics import auroc
-from medaug.methods.optim import OptimConfig, make_optimizer, step_seed, warmup_cosine
+from medaug.methods.optim import OptimConfig, augment_batch, check_finite, configure, step_seed
 from medaug.models.backbones import feature_dim
 from medaug.store import export_encoder, save_state_dict
+from medaug.train.data import seeded_loader
 
 HEAD_FILE = "head.pt"
 
@@ -64,12 +65,7 @@ class LabelledData(L.LightningDataModule):
         self.workers = int(workers)
 
     def train_dataloader(self) -> DataLoader:
-        # a shuffle seeded by (seed, epoch): Lightning calls set_epoch, so a resumed run reads
-        # the batches the uninterrupted run read
-        sampler = DistributedSampler(self.train_set, num_replicas=1, rank=0, shuffle=True,
-                                     seed=self.seed, drop_last=False)
-        return DataLoader(self.train_set, batch_size=self.batch_size, sampler=sampler,
-                          drop_last=True, num_workers=self.workers)
+        return seeded_loader(self.train_set, self.batch_size, self.seed, self.workers)
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(self.val_set, batch_size=256, shuffle=False, num_workers=self.workers)
@@ -93,8 +89,7 @@ class SupervisedClassifier(L.LightningModule):
                  backbone_name: str = "resnet18", encoder_info: dict[str, Any] | None = None,
                  say: Callable[[str], None] | None = None) -> None:
         super().__init__()
-        if optim.optimizer not in ("sgd", "adamw"):
-            raise ConfigError(f"unknown optimizer {optim.optimizer!r}; choose sgd or adamw")
+        optim.check()
         self.backbone = backbone
         self.head = nn.Linear(feature_dim(backbone), 1)
         self.augment = augment
@@ -118,15 +113,11 @@ class SupervisedClassifier(L.LightningModule):
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         images, labels = batch
-        x = images.to(self.device).float().div_(255).unsqueeze(1)
-        generator = torch.Generator().manual_seed(step_seed(self.seed, self.global_step))
-        with torch.no_grad(), torch.autocast(x.device.type, enabled=False):
-            x = self.augment(x, generator)
+        x = augment_batch(self.augment, images, self.device,
+                          step_seed(self.seed, self.global_step))
         loss = F.binary_cross_entropy_with_logits(self(x), labels.float(),
                                                   pos_weight=self.pos_weight)
-        if not bool(torch.isfinite(loss.detach())):
-            raise TrainingError(f"the supervised loss became {loss.item()} at step "
-                                f"{self.global_step}; lower --lr or use --precision 32")
+        check_finite(loss.detach(), "supervised", None, self.global_step)
         self.log("loss", loss.detach(), on_step=False, on_epoch=True, prog_bar=True,
                  batch_size=len(labels))
         self._train_loss = self._train_loss + loss.detach()  # mean since the last validation
@@ -169,10 +160,8 @@ class SupervisedClassifier(L.LightningModule):
     def configure_optimizers(self) -> dict[str, Any]:
         lr = self.optim.lr if self.optim.lr is not None else (
             0.1 if self.optim.optimizer == "sgd" else 1e-3)
-        opt = make_optimizer(self, self.optim, lr)
         total = max(1, int(self.trainer.estimated_stepping_batches)) if self._trainer else 1
-        schedule = torch.optim.lr_scheduler.LambdaLR(opt, warmup_cosine(0, total))
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+        return configure(self, self.optim, lr, total)
 
 
 def load_head(folder: Path) -> nn.Linear:

@@ -3,7 +3,6 @@ spread and throughput, one line per run."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from medaug.errors import TrainingError
+from medaug.store import save_png
 from medaug.train.monitor import METRICS_FILE, read_metrics
 
 PANELS = (("loss", "loss"), ("knn_balanced_acc", "kNN balanced accuracy (val)"),
@@ -44,14 +44,3 @@ def plot_curves(runs: Sequence[Path], out: Path, labels: Sequence[str] | None = 
         axes[0].legend()
     return save_png(fig, out)
 
-
-def save_png(fig: Figure, out: Path, dpi: int = 100) -> Path:
-    """Save ``fig`` as a PNG at ``out`` through a temporary file renamed into place (parent
-    folders made); returns ``out``."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as fh:
-        fig.savefig(fh, format="png", dpi=dpi)
-    os.replace(tmp, out)
-    return out

@@ -59,12 +59,21 @@ class CacheDataModule(L.LightningDataModule):
         world = self.trainer.world_size if self.trainer is not None else 1
         rank = self.trainer.global_rank if self.trainer is not None else 0
         check_batch(len(self.dataset), self.batch_size, world, self.name)
-        sampler = DistributedSampler(self.dataset, num_replicas=world, rank=rank, shuffle=True,
-                                     seed=self.seed, drop_last=True)
-        return DataLoader(self.dataset, batch_size=self.batch_size, sampler=sampler,
-                          drop_last=True, num_workers=self.workers,
-                          persistent_workers=self.workers > 0,
-                          pin_memory=torch.cuda.is_available())
+        return seeded_loader(self.dataset, self.batch_size, self.seed, self.workers, world,
+                             rank, pin_memory=torch.cuda.is_available())
+
+
+def seeded_loader(dataset: Dataset, batch_size: int, seed: int, workers: int = 0,
+                  world: int = 1, rank: int = 0, pin_memory: bool = False) -> DataLoader:
+    """Full batches of ``dataset`` in a shuffle seeded by ``(seed, epoch)``
+    (``DistributedSampler``; Lightning calls ``set_epoch``), process ``rank`` of ``world``
+    reading its share: a resumed run reads the batches the uninterrupted run read. Pretraining
+    and the supervised baseline share this one loader."""
+    sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True,
+                                 seed=seed, drop_last=True)
+    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=True,
+                      num_workers=workers, persistent_workers=workers > 0,
+                      pin_memory=pin_memory)
 
 
 def check_batch(n_images: int, batch_size: int, world: int, name: str) -> None:

@@ -3,7 +3,8 @@
 A run folder holds::
 
     run.json            resolved config (data, preprocess, pretrain), data fingerprint, status
-    metrics.csv         one row per epoch (see medaug.train.monitor)
+    training.csv        one row per epoch (see medaug.train.monitor)
+    .lock               held (flock) by the process writing the run
     encoder.pt          the backbone's state_dict after the last finished epoch
     encoder.json        how to rebuild that backbone with torchvision alone
     checkpoints/last.ckpt   Lightning checkpoint after the last finished epoch (for --resume)
@@ -16,6 +17,7 @@ writes the run folder.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import sys
@@ -28,23 +30,32 @@ from typing import Any
 import lightning as L
 import pandas as pd
 import torch
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from medaug.augment.pipeline import build_pipeline
-from medaug.augment.views import TwoViews
+from medaug.augment.crop import Crop
+from medaug.augment.pipeline import Pipeline, build_pipeline
+from medaug.augment.views import MultiViews, TwoViews, ViewSpec
 from medaug.data.cache import CachedDataset, build_cache
 from medaug.data.config import PrepareConfig, prepare_to_dict
 from medaug.data.datasets import load_dataset
 from medaug.errors import ConfigError, TrainingError
+from medaug.methods.args import accepts, parse_method_args
 from medaug.methods.base import OptimConfig, SSLMethod, create_method
 from medaug.models.backbones import create_backbone
-from medaug.store import medaug_version, write_json
+from medaug.store import (
+    RUN_FILE,
+    Interrupted,
+    load_checkpoint,
+    lock_run_folder,
+    read_run,
+    write_run_record,
+)
 from medaug.train.curves import plot_curves
 from medaug.train.data import CacheDataModule, check_batch
 from medaug.train.monitor import KnnSplits, Monitor, read_metrics
 from medaug.train.pretrain_config import PretrainConfig
 from medaug.train.trainer import choose_precision, is_primary_process, make_trainer, strategy_of
 
-RUN_FILE = "run.json"
 LOG_FILE = "run.log"
 CURVES_FILE = "curves.png"
 CKPT_DIR = "checkpoints"
@@ -66,26 +77,40 @@ def run_pretrain(data: PrepareConfig, config: PretrainConfig, out: Path, resume:
                  say: Callable[[str], None] | None = print) -> PretrainResult:
     """Pretrain an encoder on the train split of ``data`` and write the run folder ``out``.
 
+    The primary process holds ``out``'s lock (:func:`medaug.store.lock_run_folder`) for the
+    whole run, taken before anything in the folder is read or written.
+
     Args:
         resume: continue from ``out/checkpoints/last.ckpt``; ``data`` and ``config`` must
-            match the saved run except for :attr:`PretrainConfig.RESUMABLE` fields.
+            match the saved run except for :attr:`PretrainConfig.RESUMABLE` fields. A run
+            that stopped before its first checkpoint starts again from scratch.
         callbacks: more Lightning callbacks (tests use one to simulate a crash).
         progress: show Lightning's progress bar (default: when stderr is a terminal).
         say: prints status lines (``None`` is silent).
 
     Raises:
-        TrainingError: ``out`` holds a run and ``resume`` is false, nothing to resume, a bad
+        TrainingError: ``out`` holds a run and ``resume`` is false, nothing to resume, another
+            process writes ``out``, ``out`` cannot be written, an unloadable checkpoint, a bad
             batch size, or a loss that became NaN (finished epochs' checkpoints stay).
+        Interrupted: Ctrl-C (``exit_code`` 130) or SIGTERM (143); ``--resume`` continues.
         ConfigError: an unknown method, backbone or optimizer, or a resumed run whose settings
             differ from the saved ones.
     """
     out = Path(out)
+    with lock_run_folder(out) if is_primary_process() else contextlib.nullcontext(out):
+        return _run(data, config, out, resume, callbacks, progress, say)
+
+
+def _run(data: PrepareConfig, config: PretrainConfig, out: Path, resume: bool,
+         callbacks: Sequence[L.Callback], progress: bool | None,
+         say: Callable[[str], None] | None) -> PretrainResult:
     started = time.perf_counter()
     primary = is_primary_process()
     resolved = {**prepare_to_dict(data), "pretrain": dataclasses.asdict(config)}
     ckpt = out / CKPT_DIR / LAST_CKPT
     if primary:
-        _check_folder(out, resolved, resume, ckpt)
+        _check_folder(out, resolved, resume, ckpt, say)
+    from_ckpt = resume and ckpt.is_file()
     world = config.devices * config.num_nodes
     progress = progress if progress is not None else sys.stderr.isatty()
     L.seed_everything(config.seed, workers=True, verbose=False)
@@ -111,30 +136,37 @@ def run_pretrain(data: PrepareConfig, config: PretrainConfig, out: Path, resume:
         enable_progress_bar=progress,
         enable_model_summary=False, num_sanity_val_steps=0, log_every_n_steps=1,
         use_distributed_sampler=False, default_root_dir=out)
-    if primary:
-        _write_run(out, resolved, cache, status="running")
-        if tell is not None:
-            tell(f"pretraining {config.method} ({config.backbone}, ops {config.ops}) on "
-                 f"{len(train_rows)} {cache.manifest.name} train images at "
-                 f"{data.preprocess.size} px for {config.epochs} epochs -> {out}")
+    data_block = {**cache.describe(), "train_images": len(train_rows)}
+
+    def record(status: str, reason: str | None = None) -> None:
+        if primary:
+            write_run_record(out, status, resolved, data_block, reason=reason)
+
+    if from_ckpt:
+        load_checkpoint(ckpt)  # refuses unsafe or foreign content with one line
+    record("running")
+    if primary and tell is not None:
+        tell(f"pretraining {config.method} ({config.backbone}, ops {config.ops}) on "
+             f"{len(train_rows)} {cache.manifest.name} train images at "
+             f"{data.preprocess.size} px for {config.epochs} epochs -> {out}")
     try:
-        trainer.fit(method, datamodule=datamodule, ckpt_path=str(ckpt) if resume else None)
-    except (KeyboardInterrupt, SystemExit) as exc:  # Ctrl-C or SIGTERM: Lightning exits
-        if primary:
-            _write_run(out, resolved, cache, status="interrupted",
-                       reason=f"{type(exc).__name__}; continue with --resume")
-        raise
+        trainer.fit(method, datamodule=datamodule, ckpt_path=str(ckpt) if from_ckpt else None,
+                    weights_only=True)
+    except (KeyboardInterrupt, SystemExit) as exc:  # Lightning: SIGTERM, or Ctrl-C -> exit(1)
+        code = 143 if isinstance(exc, SIGTERMException) else 130
+        record("interrupted", f"{'SIGTERM' if code == 143 else 'Ctrl-C'}; continue with "
+                              "--resume")
+        raise Interrupted(f"interrupted: continue with medaug pretrain --resume --out {out}",
+                          exit_code=code) from exc
     except BaseException as exc:
-        if primary:
-            _write_run(out, resolved, cache, status="failed", reason=f"{type(exc).__name__}: "
-                       f"{exc}")
+        record("failed", f"{type(exc).__name__}: {exc}")
         raise
     if trainer.interrupted:
-        if primary:
-            _write_run(out, resolved, cache, status="interrupted")
-        raise TrainingError(f"{out}: training was interrupted; continue it with --resume")
+        record("interrupted", "continue with --resume")
+        raise Interrupted(f"interrupted: continue with medaug pretrain --resume --out {out}",
+                          exit_code=130)
+    record("finished")
     if primary:
-        _write_run(out, resolved, cache, status="finished")
         plot_curves([out], out / CURVES_FILE, labels=[config.method])
     return PretrainResult(out, read_metrics(out), cache, time.perf_counter() - started)
 
@@ -152,29 +184,48 @@ def _teller(path: Path, say: Callable[[str], None] | None) -> Callable[[str], No
     return tell
 
 
-def build_method(config: PretrainConfig, world: int) -> SSLMethod:
-    """The method, backbone and two-view augmentation of ``config`` for ``world`` processes
-    (SimCLR gathers negatives across processes when there are several).
+def build_method(config: PretrainConfig, world: int, image_size: int | None = None
+                 ) -> SSLMethod:
+    """The method, backbone and views of ``config`` for ``world`` processes:
+    ``config.method_args`` passed to the method's constructor by name, plus the base
+    arguments; a method that can gather negatives across processes does so when there are
+    several.
+
+    The views are two global views at the cache's size (``ops``, and ``ops2`` for the second
+    when given), then ``config.local_crops`` local views (multi-crop, Caron et al. 2020/2021)
+    drawn by ``ops`` with its crop's scale set to ``(0.05, 0.4)`` (a crop is prepended
+    where the spec has none) and resized to ``config.local_size`` (default: 3/7 of
+    ``image_size``, DINO's 96 of 224). Without local crops they are exactly a ``TwoViews``.
 
     Raises:
-        ConfigError, AugmentError: an unknown method, backbone, optimizer or op spec.
+        ConfigError, AugmentError: an unknown method, backbone, optimizer, op spec or method
+            argument (the message lists the method's valid arguments), or local crops with
+            neither ``local_size`` nor ``image_size``.
     """
-    views = TwoViews(build_pipeline(config.ops),
-                     build_pipeline(config.ops2) if config.ops2 else None)
+    first = build_pipeline(config.ops)
+    second = build_pipeline(config.ops2) if config.ops2 else None
+    views: MultiViews = TwoViews(first, second)
+    if config.local_crops > 0:
+        size = config.local_size or (max(1, round(image_size * 3 / 7)) if image_size else None)
+        if size is None:
+            raise ConfigError("pretrain: local_crops needs local_size (--local-size) when the "
+                              "image size is not known")
+        scale = (0.05, 0.4)  # DINO's local crops: 5 to 40 % of the image's area
+        ops = list(build_pipeline(config.ops).ops)
+        crops = [i for i, op in enumerate(ops) if isinstance(op, Crop)]
+        for i in crops:
+            ops[i] = Crop(scale, ops[i].ratio, ops[i].p)
+        local = Pipeline(ops if crops else [Crop(scale), *ops], spec=f"local: {config.ops}")
+        views = MultiViews([ViewSpec(first), ViewSpec(second or first),
+                            ViewSpec(local, config.local_crops, size)])
+    extra = parse_method_args(config.method, config.method_args)
+    if accepts(config.method, "gather_distributed"):
+        extra["gather_distributed"] = world > 1
     base: dict[str, Any] = {
         "backbone": create_backbone(config.backbone, seed=config.seed), "views": views,
         "seed": config.seed,
         "optim": OptimConfig(config.optimizer, config.lr, config.weight_decay,
                              config.warmup_epochs)}
-    extra: dict[str, Any] = {}
-    if config.proj_hidden is not None:
-        extra["proj_hidden"] = config.proj_hidden
-    if config.proj_dim is not None:
-        extra["proj_dim"] = config.proj_dim
-    if config.method == "simclr":
-        extra.update(temperature=config.temperature, gather_distributed=world > 1)
-    elif config.method == "byol":
-        extra["momentum_base"] = config.momentum_base
     return create_method(config.method, **base, **extra)
 
 
@@ -189,38 +240,32 @@ def _knn_splits(cache: CachedDataset, config: PretrainConfig) -> KnnSplits | Non
     return KnnSplits(cache.images, bank, labels[bank], query, labels[query], config.knn_k)
 
 
-def _check_folder(out: Path, resolved: dict[str, Any], resume: bool, ckpt: Path) -> None:
-    run_file = out / RUN_FILE
+def _check_folder(out: Path, resolved: dict[str, Any], resume: bool, ckpt: Path,
+                  say: Callable[[str], None] | None) -> None:
+    """Refuse a fresh start into a folder that holds a run, a resume with nothing to resume
+    or with changed settings; a run that stopped before its first checkpoint restarts."""
+    record = read_run(out)  # a garbage run.json is one line here
     if not resume:
-        if run_file.is_file() or ckpt.is_file():
+        if record is not None or ckpt.is_file():
             raise TrainingError(f"{out} already holds a run; continue it with --resume, or "
                                 "choose another --out")
         return
-    if not ckpt.is_file():
-        raise TrainingError(f"{out}: nothing to resume (no {CKPT_DIR}/{LAST_CKPT}); start the "
-                            "run without --resume")
-    saved = json.loads(run_file.read_text())["config"] if run_file.is_file() else None
-    if saved is None:
-        return
-    changed = [f"{section}.{key}" for section, values in resolved.items()
-               for key, value in values.items()
-               if _plain(saved.get(section, {}).get(key)) != _plain(value)
-               and not (section == "pretrain" and key in PretrainConfig.RESUMABLE)]
-    if changed:
-        raise ConfigError(f"{out}: --resume must keep the run's settings, but "
-                          f"{', '.join(changed)} differ from {run_file}; start a new run instead")
+    if record is None and not ckpt.is_file():
+        raise TrainingError(f"{out}: nothing to resume (no {RUN_FILE} and no "
+                            f"{CKPT_DIR}/{LAST_CKPT}); start the run without --resume")
+    if record is not None:
+        changed = [f"{section}.{key}" for section, values in resolved.items()
+                   for key, value in values.items()
+                   if _plain(record.config.get(section, {}).get(key)) != _plain(value)
+                   and not (section == "pretrain" and key in PretrainConfig.RESUMABLE)]
+        if changed:
+            raise ConfigError(f"{out}: --resume must keep the run's settings, but "
+                              f"{', '.join(changed)} differ from {out / RUN_FILE}; start a new "
+                              "run instead")
+    if not ckpt.is_file() and say is not None:
+        say(f"{out}: the run stopped before its first checkpoint; starting it again from "
+            "scratch with the same settings")
 
 
 def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
-
-
-def _write_run(out: Path, resolved: dict[str, Any], cache: CachedDataset, status: str,
-               reason: str | None = None) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    record = {"status": status, "reason": reason, "config": resolved,
-              "data": {**cache.describe(),
-                       "train_images": len(cache.split_indices("train"))},
-              "medaug_version": medaug_version(), "torch_version": torch.__version__,
-              "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    write_json(out / RUN_FILE, record)
