@@ -36,8 +36,8 @@ def test_two_process_cpu_ddp_run_completes(tmp_path: Path) -> None:
     assert metrics["step"].tolist() == [0, 3, 6]
     assert (out / "encoder.pt").is_file() and (out / "checkpoints" / "last.ckpt").is_file()
     assert sorted(p.name for p in out.iterdir()) == [  # .lock: the folder's writer lock
-        ".lock", "checkpoints", "curves.png", "encoder.json", "encoder.pt", "metrics.csv", "run.json",
-        "run.log"]
+        ".lock", "checkpoints", "curves.png", "encoder.json", "encoder.pt", "metrics.csv",
+        "run.json", "run.log"]
     assert (out / "run.log").read_text().count("epoch 0: loss") == 1  # rank 0 alone writes
     # resumed under DDP: both processes continue from the checkpoint to a third epoch
     again = subprocess.run([sys.executable, "-m", "medaug", "pretrain", "--out", str(out),
