@@ -83,6 +83,8 @@ def test_prepare_reports_rejected_files(tmp_path: Path, monkeypatch: pytest.Monk
     assert result.exit_code == 0, result.output
     assert "20 images of 8x8 px, 1 rejected" in result.output
     assert "rejected.csv" in result.output
+    summary = result.output.split("1 rejected (", 1)[1].split(";", 1)[0]
+    assert summary.startswith("1 ") and summary[2:].strip()  # "1 <reason category>"
 
 
 def test_bad_dataset_path_exits_2_without_traceback(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
+from cache_trees import PLAIN, constant_png, make_tree, value_of
 
 from medaug.data import cache as cache_mod
 from medaug.data.cache import build_cache, fingerprint, open_cache
@@ -17,28 +18,6 @@ from medaug.data.preprocess import PreprocessConfig
 from medaug.data.sources.folder import read_folder
 from medaug.data.sources.medmnist import read_medmnist_npz
 from medaug.errors import DataError, LeakageError
-
-PLAIN = PreprocessConfig(size=8, clahe=False)
-
-
-def _constant(path: Path, value: int, size: int = 8) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    assert cv2.imwrite(str(path), np.full((size, size), value, np.uint8))
-    return path
-
-
-def make_tree(root: Path, n_per_class: int = 3, split: str = "") -> Path:
-    """``root/{normal,abnormal}/v<value>.png``: constant 8x8 images whose value is in the name
-    (row id * 10)."""
-    base = root / split if split else root
-    for k in range(2 * n_per_class):
-        cls = "normal" if k % 2 == 0 else "abnormal"
-        _constant(base / cls / f"v{k * 10:03d}.png", k * 10)
-    return root
-
-
-def _value(path: str) -> int:
-    return int(Path(path).stem[1:])
 
 
 def _build(manifest: Manifest, root: Path, config: PreprocessConfig = PLAIN, **kw):
@@ -56,7 +35,7 @@ def test_build_shapes_and_rows_align_with_images(tmp_path: Path) -> None:
     assert len(c) == 6
     assert len(c.rejected) == 0
     for i, path in enumerate(c.manifest.frame["path"]):
-        assert (c.images[i] == _value(path)).all(), path
+        assert (c.images[i] == value_of(path)).all(), path
     pd.testing.assert_frame_equal(c.manifest.frame, m.frame, check_dtype=False)
     assert c.config == PLAIN
     assert c.root.parent == tmp_path / "cache"
@@ -67,12 +46,12 @@ def test_build_shapes_and_rows_align_with_images(tmp_path: Path) -> None:
 
 def test_resize_applied_in_cache(tmp_path: Path) -> None:
     root = tmp_path / "tree"
-    _constant(root / "normal" / "v100.png", 100, size=32)
-    _constant(root / "abnormal" / "v200.png", 200, size=32)
+    constant_png(root / "normal" / "v100.png", 100, size=32)
+    constant_png(root / "abnormal" / "v200.png", 200, size=32)
     c = _build(read_folder(root), tmp_path / "cache", PreprocessConfig(size=16, clahe=False))
     assert c.images.shape == (2, 16, 16)
     for i, path in enumerate(c.manifest.frame["path"]):
-        assert (c.images[i] == _value(path)).all()
+        assert (c.images[i] == value_of(path)).all()
 
 
 def test_split_indices(tmp_path: Path) -> None:
@@ -129,7 +108,7 @@ def test_modified_input_file_rebuilds(tmp_path: Path) -> None:
     m = read_folder(tree)
     first = _build(m, tmp_path / "cache")
     target = tree / "normal" / "v000.png"
-    _constant(target, 77, size=12)  # new content and size
+    constant_png(target, 77, size=12)  # new content and size
     st = target.stat()
     os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
     second = _build(m, tmp_path / "cache")
@@ -184,9 +163,9 @@ def test_bad_files_are_skipped_and_listed(tmp_path: Path) -> None:
     c = _build(m, tmp_path / "cache")
     assert len(c) == 6
     for i, path in enumerate(c.manifest.frame["path"]):
-        assert (c.images[i] == _value(path)).all()  # compaction kept alignment
+        assert (c.images[i] == value_of(path)).all()  # compaction kept alignment
     rejected = pd.read_csv(c.root / "rejected.csv", keep_default_na=False)
-    assert list(rejected.columns) == ["path", "index", "reason"]
+    assert list(rejected.columns) == ["path", "index", "reason", "category"]
     reasons = dict(zip(rejected["path"].map(lambda p: Path(p).name), rejected["reason"],
                        strict=True))
     assert set(reasons) == set(expected)
@@ -200,7 +179,7 @@ def test_bad_files_are_skipped_and_listed(tmp_path: Path) -> None:
 def test_all_files_of_a_class_bad_raises_naming_class(tmp_path: Path) -> None:
     tree = tmp_path / "tree"
     for k in range(2):
-        _constant(tree / "normal" / f"v{k}.png", 10)
+        constant_png(tree / "normal" / f"v{k}.png", 10)
     _bad_files(tree / "abnormal")
     with pytest.raises(DataError, match=r"class 1 \(abnormal\) has no images") as exc:
         _build(read_folder(tree), tmp_path / "cache")
@@ -214,7 +193,7 @@ def test_all_files_of_a_class_bad_raises_naming_class(tmp_path: Path) -> None:
 
 def test_rejected_list_named_in_error_survives(tmp_path: Path) -> None:
     tree = tmp_path / "tree"
-    _constant(tree / "normal" / "v0.png", 10)
+    constant_png(tree / "normal" / "v0.png", 10)
     (tree / "abnormal").mkdir()
     (tree / "abnormal" / "zero.png").write_bytes(b"")
     with pytest.raises(DataError) as exc:
@@ -282,7 +261,7 @@ def test_process_pool_build_keeps_rows_aligned(tmp_path: Path,
     n = 130  # > 2 chunks of 64: decoded by a pool of 2 processes
     for k in range(n):
         cls = "normal" if k % 2 == 0 else "abnormal"
-        _constant(root / cls / f"v{k:03d}.png", k)
+        constant_png(root / cls / f"v{k:03d}.png", k)
     (root / "abnormal" / "zero.png").write_bytes(b"")
     pools: list[int] = []
 
@@ -296,7 +275,7 @@ def test_process_pool_build_keeps_rows_aligned(tmp_path: Path,
     assert pools == [2]
     assert c.images.shape == (n, 8, 8)
     for i, path in enumerate(c.manifest.frame["path"]):
-        assert (c.images[i] == _value(path)).all()
+        assert (c.images[i] == value_of(path)).all()
     assert c.rejected["path"].map(lambda p: Path(p).name).tolist() == ["zero.png"]
 
 
@@ -308,3 +287,24 @@ def test_build_refuses_a_leaking_manifest(tmp_path: Path) -> None:
     with pytest.raises(LeakageError, match="same-patient"):
         _build(m.with_frame(frame), tmp_path / "cache")
     assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())
+
+
+def test_rejection_summary_counts_categories_most_common_first(tmp_path: Path) -> None:
+    tree = make_tree(tmp_path / "tree")
+    _bad_files(tree / "abnormal")  # zero-byte, 2 truncated, text.png, fake.dcm
+    constant_png(tree / "normal" / "dot.png", 5, size=1)  # 1x1: too small
+    constant_png(tree / "normal" / "speck.png", 5, size=3)  # 3x3: too small
+    (tree / "normal" / "cut2.png").write_bytes(
+        (tree / "normal" / "v000.png").read_bytes()[:40])
+    c = _build(read_folder(tree), tmp_path / "cache")
+    summary = c.rejection_summary()
+    assert summary == [("truncated", 3), ("too small", 2), ("not DICOM", 1),
+                       ("not an image", 1), ("zero-byte", 1)]
+    assert sum(n for _, n in summary) == len(c.rejected)
+    assert _build(read_folder(tree), tmp_path / "cache").rejection_summary() == summary
+    assert open_cache(c.root).rejection_summary() == summary
+
+
+def test_rejection_summary_of_a_clean_cache_is_empty(tmp_path: Path) -> None:
+    c = _build(read_folder(make_tree(tmp_path / "tree")), tmp_path / "cache")
+    assert c.rejection_summary() == []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import struct
+import zlib
 from pathlib import Path
 
 import cv2
@@ -43,7 +45,8 @@ def test_decode_8bit_png_exact(tmp_path: Path) -> None:
 
 
 def test_decode_16bit_png_keeps_uint16_values(tmp_path: Path) -> None:
-    img16 = np.array([[0, 1000, 40000], [65535, 3, 256]], dtype=np.uint16)
+    values = np.array([[0, 1000, 40000], [65535, 3, 256]], dtype=np.uint16)
+    img16 = np.tile(values, (4, 3))  # 8x9: at least the 8 px minimum on each side
     img = decode(_encode(tmp_path / "deep.png", img16))
     assert img.dtype == np.uint16
     np.testing.assert_array_equal(img, img16)
@@ -99,6 +102,81 @@ def test_decode_truncated_file(tmp_path: Path, suffix: str) -> None:
     cut.write_bytes(data[: len(data) // 2])
     with pytest.raises(DecodeError, match="truncated"):
         decode(cut)
+
+
+@pytest.mark.parametrize(("suffix", "extra"), [(".png", 16), (".jpg", 100)])
+def test_decode_accepts_trailing_bytes_after_end_marker(tmp_path: Path, suffix: str,
+                                                        extra: int) -> None:
+    rng = np.random.default_rng(0)
+    good = _encode(tmp_path / f"good{suffix}", rng.integers(0, 256, (32, 32), dtype=np.uint8))
+    padded = tmp_path / f"padded{suffix}"
+    padded.write_bytes(good.read_bytes() + b"\x00" * extra)  # as some scanners write them
+    np.testing.assert_array_equal(decode(padded), decode(good))
+
+
+def test_decode_truncated_jpeg_with_thumbnail_is_truncated(tmp_path: Path) -> None:
+    # An APP1 segment holding a complete thumbnail (SOI ... EOI) before the image data: its
+    # end marker must not count as the image's.
+    rng = np.random.default_rng(2)
+    ok, thumb = cv2.imencode(".jpg", rng.integers(0, 256, (8, 8), dtype=np.uint8))
+    ok2, main = cv2.imencode(".jpg", rng.integers(0, 256, (64, 64), dtype=np.uint8))
+    assert ok and ok2
+    payload = b"Exif\x00\x00" + thumb.tobytes()
+    app1 = b"\xff\xe1" + (len(payload) + 2).to_bytes(2, "big") + payload
+    data = main.tobytes()
+    full = data[:2] + app1 + data[2:]
+    good = tmp_path / "thumb.jpg"
+    good.write_bytes(full)
+    assert decode(good).shape == (64, 64)
+    cut = tmp_path / "thumb-cut.jpg"
+    cut.write_bytes(full[: len(full) - len(data) // 2])
+    with pytest.raises(DecodeError, match="truncated"):
+        decode(cut)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (4, 4), (7, 100), (100, 3)])
+@pytest.mark.parametrize("suffix", [".png", ".jpg"])
+def test_decode_rejects_tiny_images(tmp_path: Path, shape: tuple[int, int],
+                                    suffix: str) -> None:
+    path = _encode(tmp_path / f"tiny{suffix}", np.full(shape, 128, np.uint8))
+    h, w = shape
+    with pytest.raises(DecodeError, match=rf"^image is {w}x{h} px, smaller than the "
+                                          r"8 px minimum"):
+        decode(path)
+
+
+def test_decode_accepts_the_minimum_side(tmp_path: Path) -> None:
+    path = _encode(tmp_path / "edge.png", np.full((8, 40), 9, np.uint8))
+    assert decode(path).shape == (8, 40)
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return (struct.pack(">I", len(data)) + kind + data
+            + struct.pack(">I", zlib.crc32(kind + data)))
+
+
+def test_decode_rejects_a_huge_png_from_its_header(tmp_path: Path) -> None:
+    # A valid ~390 KB PNG of 20000x20000 black pixels (400 MB once decoded).
+    side = 20000
+    z = zlib.compressobj(9)
+    block = b"\x00" * ((side + 1) * 100)  # 100 rows: filter byte + pixels each
+    idat = b"".join(z.compress(block) for _ in range(side // 100)) + z.flush()
+    header = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
+    path = tmp_path / "huge.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header)
+                     + _png_chunk(b"IDAT", idat) + _png_chunk(b"IEND", b""))
+    assert path.stat().st_size < 1_000_000
+    with pytest.raises(DecodeError, match=r"^image is 20000x20000 px \(400 megapixels\), "
+                                          r"over the 100-megapixel limit"):
+        decode(path)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg", ".bmp", ".tif"])
+def test_decode_pixel_cap_is_overridable(tmp_path: Path, suffix: str) -> None:
+    path = _encode(tmp_path / f"wide{suffix}", _ramp(16, 64))
+    assert decode(path).shape == (16, 64)
+    with pytest.raises(DecodeError, match=r"^image is 64x16 px .*, over the 0\.001-megapixel"):
+        decode(path, max_pixels=1000)
 
 
 def test_decode_text_file_named_png_raises(tmp_path: Path) -> None:

@@ -72,6 +72,8 @@ def prepare(ctx: typer.Context, data: DataOpt = DEFAULT_DATASET, size: SizeOpt =
     cache = open_dataset(resolved, workers=workers, progress=console.is_terminal)
     state = "reused" if cache.reused else "built"
     side = resolved.preprocess.size
+    reasons = ", ".join(f"{n} {category}" for category, n in cache.rejection_summary())
     console.print(f"{state} cache {cache.root}: {len(cache)} images of {side}x{side} px, "
                   f"{len(cache.rejected)} rejected"
-                  + (f" (listed in {cache.root / 'rejected.csv'})" if len(cache.rejected) else ""))
+                  + (f" ({reasons}; listed in {cache.root / 'rejected.csv'})"
+                     if len(cache.rejected) else ""))

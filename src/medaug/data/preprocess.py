@@ -3,6 +3,10 @@
 ``decode`` gives a 2-D array ``(H, W)`` of ``uint8`` or ``uint16``; ``to_uint8`` windows 16-bit
 data to 8 bit (robust 0.5-99.5 percentile window); ``apply_clahe`` runs OpenCV's CLAHE;
 ``resize_pad`` resizes keeping the aspect ratio and pads to an ``N x N`` square.
+
+Before any pixel is decoded the header is checked: a file cut short is rejected, and so is an
+image with a side under :data:`MIN_SIDE` or more than :data:`MAX_PIXELS` pixels (a 390 KB PNG
+can hold 20000x20000 px, 400 MB once decoded).
 """
 
 from __future__ import annotations
@@ -13,13 +17,32 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from medaug.data.headers import read_header
 from medaug.errors import DataError
 
 IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".dcm", ".bmp", ".tif", ".tiff")
+#: Smallest accepted side in pixels: anything smaller is an icon or a placeholder, not an X-ray.
+MIN_SIDE = 8
+#: Largest accepted image in pixels (the default of ``decode``'s ``max_pixels``); a 43x43 cm
+#: detector at 100 um is about 18.5 megapixels.
+MAX_PIXELS = 100_000_000
 
 
 class DecodeError(DataError):
-    """One file could not be decoded; the message is the reason (the caller adds the path)."""
+    """One file could not be decoded; the message is the reason (the caller adds the path).
+
+    Args:
+        reason: one line.
+        category: a short stable name for counting rejections by kind ("truncated",
+            "too small", "too large", "zero-byte", ...).
+    """
+
+    def __init__(self, reason: str, category: str = "unreadable") -> None:
+        super().__init__(reason)
+        self.category = category
+
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:
+        return type(self), (str(self), self.category)
 
 
 @dataclass(frozen=True)
@@ -53,33 +76,69 @@ class PreprocessConfig:
         return f"{self.size}px-{c}"
 
 
-def decode(path: str | Path) -> np.ndarray:
+def decode(path: str | Path, max_pixels: int | None = None) -> np.ndarray:
     """Read an image file as a 2-D ``uint8`` or ``uint16`` array ``(H, W)``.
 
     Colour files (including RGB copies of grayscale) become one channel. DICOM goes through
-    :func:`medaug.data.sources.dicom.read_dicom`.
+    :func:`medaug.data.sources.dicom.read_dicom`. The size is checked from the header before
+    decoding (and again after, for formats whose header was not read).
+
+    Args:
+        max_pixels: largest accepted width x height (default :data:`MAX_PIXELS`).
 
     Raises:
-        DecodeError: zero-byte, truncated, unreadable or non-image file.
+        DecodeError: zero-byte, truncated, unreadable or non-image file, a side under
+            :data:`MIN_SIDE` px, or more than ``max_pixels`` pixels.
     """
     p = Path(path)
+    limit = MAX_PIXELS if max_pixels is None else max_pixels
     try:
         size = p.stat().st_size
     except OSError as exc:
         raise DecodeError(f"cannot read file: {exc.strerror or exc}") from exc
     if size == 0:
-        raise DecodeError("zero-byte file")
+        raise DecodeError("zero-byte file", "zero-byte")
     if p.suffix.lower() == ".dcm" or _is_dicom(p):
         from medaug.data.sources.dicom import read_dicom
 
-        return read_dicom(p)
-    data = np.fromfile(p, dtype=np.uint8)
-    if _is_truncated(data):
-        raise DecodeError("truncated image file")
-    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise DecodeError("not a readable image (OpenCV could not decode it)")
-    return _to_gray(img)
+        img = read_dicom(p, max_pixels=limit)
+    else:
+        try:
+            data = p.read_bytes()
+        except OSError as exc:
+            raise DecodeError(f"cannot read file: {exc.strerror or exc}") from exc
+        header = read_header(data)
+        if header.pil_limit is not None:
+            raise DecodeError(f"image is over {header.pil_limit / 1e6:.4g} megapixels "
+                              "(Pillow's decompression-bomb limit)", "too large")
+        if header.width is not None and header.height is not None:
+            check_size(header.width, header.height, limit)
+        if not header.complete:
+            end = "IEND chunk" if header.kind == "png" else "end-of-image marker"
+            raise DecodeError(f"truncated image file (ends before its {end})", "truncated")
+        decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        if decoded is None:
+            raise DecodeError("not a readable image (OpenCV could not decode it)",
+                              "not an image")
+        img = _to_gray(decoded)
+    check_size(img.shape[1], img.shape[0], limit)
+    return img
+
+
+def check_size(width: int, height: int, max_pixels: int = MAX_PIXELS) -> None:
+    """Raise unless both sides are at least :data:`MIN_SIDE` and ``width * height`` is at
+    most ``max_pixels``.
+
+    Raises:
+        DecodeError: category "too small" or "too large"; the reason names the size.
+    """
+    if min(width, height) < MIN_SIDE:
+        raise DecodeError(f"image is {width}x{height} px, smaller than the {MIN_SIDE} px "
+                          "minimum", "too small")
+    if width * height > max_pixels:
+        raise DecodeError(f"image is {width}x{height} px ({width * height / 1e6:.4g} "
+                          f"megapixels), over the {max_pixels / 1e6:.4g}-megapixel limit",
+                          "too large")
 
 
 def _is_dicom(p: Path) -> bool:
@@ -88,18 +147,6 @@ def _is_dicom(p: Path) -> bool:
     with p.open("rb") as fh:
         head = fh.read(132)
     return len(head) == 132 and head[128:132] == b"DICM"
-
-
-def _is_truncated(data: np.ndarray) -> bool:
-    """A PNG must end with its IEND chunk and a JPEG with EOI (OpenCV decodes partial files).
-    Only files that start like a PNG or JPEG are checked; anything else is left to the
-    decoder, which rejects non-images."""
-    head = data[:8].tobytes()
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return b"IEND" not in data[-12:].tobytes()
-    if head.startswith(b"\xff\xd8"):
-        return b"\xff\xd9" not in data[-64:].tobytes()
-    return False
 
 
 def _to_gray(img: np.ndarray) -> np.ndarray:

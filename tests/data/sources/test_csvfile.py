@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from helpers import write_png
+from medaug.data.datasets import load_dataset
 from medaug.data.sources.csvfile import read_csv_manifest
 from medaug.errors import DataError
 
@@ -98,3 +99,49 @@ def test_one_class_only_raises_naming_the_csv(images: Path) -> None:
     csv = _write(images / "data" / "one.csv", "path,label\nimg/a.png,0\nimg/b.png,0\n")
     with pytest.raises(DataError, match=r"class 1 \(abnormal\) has no images.*one\.csv"):
         read_csv_manifest(csv)
+
+
+# ---------------------------------------------------------------------- empty tables
+@pytest.mark.parametrize("text", ["", "\n", "   \n\n"], ids=["zero-byte", "newline", "blank"])
+def test_empty_csv_names_the_file(tmp_path: Path, text: str) -> None:
+    csv = _write(tmp_path / "empty.csv", text)
+    with pytest.raises(DataError, match=r"^CSV manifest .*empty\.csv is empty") as exc:
+        load_dataset(f"csv:{csv}")
+    assert "\n" not in str(exc.value)
+
+
+def test_header_only_csv_has_no_rows(tmp_path: Path) -> None:
+    csv = _write(tmp_path / "header.csv", "path,label,patient_id\n")
+    with pytest.raises(DataError, match=r"^CSV manifest .*header\.csv has a header but no rows"):
+        load_dataset(f"csv:{csv}")
+
+
+# ---------------------------------------------------------------------- duplicate rows
+def test_conflicting_duplicates_name_the_path_and_lines(images: Path) -> None:
+    csv = _write(images / "data" / "dup.csv",
+                 "path,label\nimg/a.png,0\nimg/b.png,1\nimg/a.png,1\n")
+    with pytest.raises(DataError) as exc:
+        read_csv_manifest(csv)
+    message = str(exc.value)
+    assert message.startswith(f"{csv}: ")
+    assert str((images / "data" / "img" / "a.png").resolve()) in message
+    assert "lines 2 and 4" in message
+    assert "label" in message
+
+
+def test_conflicting_duplicates_through_other_spelling_of_the_path(images: Path) -> None:
+    absolute = (images / "data" / "img" / "a.png").resolve()
+    csv = _write(images / "data" / "dup2.csv",
+                 f"path,label,patient_id\nimg/a.png,0,p1\nimg/b.png,1,p2\n{absolute},0,p9\n")
+    with pytest.raises(DataError, match=r"lines 2 and 4 .*patient_id"):
+        read_csv_manifest(csv)
+
+
+def test_identical_duplicates_are_dropped_with_a_warning(images: Path) -> None:
+    csv = _write(images / "data" / "same.csv",
+                 "path,label\nimg/a.png,0\nimg/b.png,1\nimg/a.png,normal\nimg/c.png,1\n")
+    with pytest.warns(UserWarning, match=r"same\.csv: .*a\.png is listed again on line 4 "
+                                         r"\(same as line 2\); the repeat is dropped"):
+        m = read_csv_manifest(csv)
+    assert [Path(p).name for p in m.frame["path"]] == ["a.png", "b.png", "c.png"]
+    assert m.labels == [0, 1, 1]

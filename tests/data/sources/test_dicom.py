@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
+from pydicom.encaps import encapsulate
+from pydicom.uid import (
+    ExplicitVRLittleEndian,
+    JPEGLossless,
+    JPEGLosslessSV1,
+    JPEGLSLossless,
+    JPEGLSNearLossless,
+    SecondaryCaptureImageStorage,
+    generate_uid,
+)
 
 from helpers import write_png
 from medaug.data.preprocess import DecodeError, decode
@@ -150,3 +160,77 @@ def test_folder_reader_takes_patient_id_from_dicom_header(tmp_path: Path) -> Non
                     strict=True))
     assert pids == {"img1.dcm": "PAT-9", "img2.dcm": "PAT-9", "img3.dcm": "img3",
                     "x.png": "x"}
+
+
+# ---------------------------------------------------------------------- size limits
+def test_tiny_dicom_is_rejected_by_decode(tmp_path: Path) -> None:
+    path = write_dicom(tmp_path / "tiny.dcm", np.arange(6, dtype=np.uint16).reshape(2, 3))
+    assert read_dicom(path).shape == (2, 3)  # the reader itself keeps any size
+    with pytest.raises(DecodeError, match=r"^image is 3x2 px, smaller than the 8 px minimum"):
+        decode(path)
+
+
+def test_dicom_over_pixel_cap_is_rejected_from_the_header(tmp_path: Path) -> None:
+    # Rows x Columns say 30000x20000 (600 MP); the stored pixels are a few bytes only, so
+    # the size must be judged before pydicom builds the pixel array.
+    path = write_dicom(tmp_path / "huge.dcm", RAMP)
+    import pydicom
+
+    ds = pydicom.dcmread(path)
+    ds.Rows, ds.Columns = 30000, 20000
+    ds.save_as(path, enforce_file_format=True)
+    with pytest.raises(DecodeError, match=r"^image is 20000x30000 px \(600 megapixels\), "
+                                          r"over the 100-megapixel limit"):
+        decode(path)
+
+
+def test_dicom_pixel_cap_is_overridable(tmp_path: Path) -> None:
+    path = write_dicom(tmp_path / "ramp.dcm", RAMP)
+    with pytest.raises(DecodeError, match=r"^image is 8x8 px .*, over the "):
+        read_dicom(path, max_pixels=32)
+
+
+# ---------------------------------------------------------------------- compressed syntaxes
+LIBJPEG = importlib.util.find_spec("libjpeg") is not None  # pylibjpeg-libjpeg
+JPEG_SYNTAXES = [JPEGLossless, JPEGLosslessSV1, JPEGLSLossless, JPEGLSNearLossless]
+
+
+def write_jpeg_dicom(path: Path, syntax: str) -> Path:
+    """An 8x8 16-bit DICOM whose transfer syntax is ``syntax``, with a dummy encapsulated
+    frame (SOI, EOI): enough for a reader to pick (or miss) a decoder."""
+    ds = empty_dicom()
+    ds.file_meta.TransferSyntaxUID = syntax
+    ds.Rows, ds.Columns = 8, 8
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 12, 11
+    ds.PixelRepresentation = 0
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.PixelData = encapsulate([b"\xff\xd8\xff\xd9"])
+    ds["PixelData"].VR = "OB"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+@pytest.mark.skipif(LIBJPEG, reason="pylibjpeg-libjpeg is installed: a decoder exists")
+@pytest.mark.parametrize("syntax", JPEG_SYNTAXES, ids=lambda u: u.split(".")[-1])
+def test_jpeg_lossless_without_a_decoder_names_the_syntax_and_the_extra(tmp_path: Path,
+                                                                        syntax: str) -> None:
+    path = write_jpeg_dicom(tmp_path / "jl.dcm", syntax)
+    with pytest.raises(DecodeError) as exc:
+        decode(path)
+    reason = str(exc.value)
+    assert reason.startswith("no DICOM decoder: ")
+    assert syntax in reason
+    assert "pip install 'medaug[dicom]'" in reason
+    assert "\n" not in reason
+
+
+@pytest.mark.skipif(not LIBJPEG, reason="needs pylibjpeg-libjpeg (pip install 'medaug[dicom]')")
+@pytest.mark.parametrize("syntax", JPEG_SYNTAXES, ids=lambda u: u.split(".")[-1])
+def test_jpeg_lossless_with_a_decoder_is_not_a_missing_decoder(tmp_path: Path,
+                                                               syntax: str) -> None:
+    path = write_jpeg_dicom(tmp_path / "jl.dcm", syntax)
+    with pytest.raises(DecodeError) as exc:  # the dummy frame itself does not decode
+        decode(path)
+    assert "medaug[dicom]" not in str(exc.value)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import io
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from medaug.data.sources import medmnist
 from medaug.data.sources.medmnist import (
     MEDMNIST_FILES,
     download_file,
@@ -95,6 +98,78 @@ def test_damaged_and_missing_files_raise(tmp_path: Path) -> None:
         read_medmnist_npz(bad)
     with pytest.raises(DataError, match="does not exist"):
         load_npz_images(tmp_path / "none.npz")
+
+
+# ---------------------------------------------------------------------- zip bombs
+def _no_load(*args: object, **kwargs: object) -> None:
+    raise AssertionError("np.load must not be reached")
+
+
+def _bomb(path: Path, rows: int = 1024) -> Path:
+    """A compressed MedMNIST-shaped file whose train_images are ``rows`` black 64x64 images
+    (4 MiB for 1024 rows, a few KB on disk)."""
+    arrays = {f"{s}_images": np.zeros((2, 8, 8), np.uint8) for s in ("val", "test")}
+    arrays["train_images"] = np.zeros((rows, 64, 64), np.uint8)
+    for s, n in (("train", rows), ("val", 2), ("test", 2)):
+        arrays[f"{s}_labels"] = (np.arange(n) % 2).reshape(n, 1).astype(np.uint8)
+    np.savez_compressed(path, **arrays)
+    return path
+
+
+def test_npz_over_the_size_cap_is_refused_before_loading(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    path = _bomb(tmp_path / "bomb.npz")
+    assert path.stat().st_size < 200_000
+    monkeypatch.setattr(medmnist, "MAX_NPZ_BYTES", 1 << 20, raising=False)
+    monkeypatch.setattr(np, "load", _no_load)
+    with pytest.raises(DataError) as exc:
+        read_medmnist_npz(path)
+    message = str(exc.value)
+    assert message.startswith(f"{path}: train_images.npy")
+    assert "uncompressed" in message and "over the 1 MiB limit" in message
+    assert "\n" not in message
+
+
+def test_npz_compression_ratio_bomb_is_refused(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _bomb(tmp_path / "ratio.npz")
+    monkeypatch.setattr(medmnist, "RATIO_CHECK_BYTES", 1 << 20, raising=False)
+    monkeypatch.setattr(np, "load", _no_load)
+    with pytest.raises(DataError, match=r"train_images\.npy .*compressed \d+:1, more than "
+                                        r"100:1"):
+        load_npz_images(path)
+
+
+def test_npz_header_claiming_more_than_stored_is_refused(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    source = write_npz(tmp_path / "good.npz")
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "|u1", "fortran_order": False, "shape": (100_000, 224, 224)})
+    path = tmp_path / "liar.npz"
+    with zipfile.ZipFile(source) as good, zipfile.ZipFile(path, "w") as liar:
+        for name in good.namelist():  # the same file, but train_images' header lies
+            data = good.read(name)
+            liar.writestr(name, header.getvalue() + bytes(16) if name == "train_images.npy"
+                          else data)
+    monkeypatch.setattr(np, "load", _no_load)
+    with pytest.raises(DataError) as exc:
+        read_medmnist_npz(path)
+    message = str(exc.value)
+    assert message.startswith(f"{path}: train_images.npy")
+    assert "(100000, 224, 224)" in message and "16 bytes" in message
+
+
+def test_npz_object_arrays_are_refused_without_unpickling(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    path = write_npz(tmp_path / "pickled.npz",
+                     train_labels=np.array([[0], [1], [0], [1], [0]], dtype=object))
+    monkeypatch.setattr(np, "load", _no_load)
+    with pytest.raises(DataError, match=r"train_labels\.npy holds Python objects"):
+        read_medmnist_npz(path)
 
 
 # ---------------------------------------------------------------------- locate / download

@@ -6,15 +6,23 @@ A file holds ``{train,val,test}_images`` ``(N, S, S)`` uint8 and ``{train,val,te
 official MedMNIST v2 record (Zenodo 10519652) and its official MD5 checked, only when a reader
 asks for it, never at import time.
 
+Before a file is loaded, every member's zip entry and ``.npy`` header are read (no array data,
+nothing unpickled) and the file is refused when it would not fit a sane size: over
+:data:`MAX_NPZ_BYTES` uncompressed, compressed more than :data:`MAX_NPZ_RATIO`:1 (a zip bomb:
+3 MB on disk, 3.3 GB in memory), a header whose shape does not match the bytes stored, or
+Python objects.
+
 Reference: J. Yang et al., "MedMNIST v2", Scientific Data 10, 41 (2023).
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import tempfile
 import urllib.request
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +62,13 @@ MEDMNIST_FILES: dict[tuple[str, int], RemoteFile] = {
         "d6a3c71de1b945ea11211b03746c1fe1"),
 }
 BODY_PART: dict[str, str] = {"pneumoniamnist": "chest"}
+#: Largest total uncompressed size of a file's arrays (the biggest MedMNIST v2 file,
+#: ChestMNIST at 224 px, holds 5.6 GB).
+MAX_NPZ_BYTES = 8 << 30
+#: Members larger than RATIO_CHECK_BYTES may be compressed at most MAX_NPZ_RATIO:1; X-ray
+#: arrays compress about 1-3:1, deflate at most about 1032:1 (all zeros).
+MAX_NPZ_RATIO = 100
+RATIO_CHECK_BYTES = 256 << 20
 
 
 def read_medmnist_npz(path: str | Path, flag: str = "pneumoniamnist") -> Manifest:
@@ -90,11 +105,71 @@ def load_npz_images(path: str | Path) -> np.ndarray:
     return np.concatenate([np.asarray(arrays[f"{s}_images"]) for s in SPLIT_ORDER])
 
 
+def check_npz(path: Path) -> None:
+    """Refuse a ``.npz`` file that would be too large, or could not load safely, from its zip
+    entries and ``.npy`` headers alone (no array is read, nothing is unpickled).
+
+    Raises:
+        DataError: not a zip file; a member over :data:`MAX_NPZ_BYTES` (or all members
+            together), compressed more than :data:`MAX_NPZ_RATIO`:1, with a header that does
+            not match its size, or holding Python objects. The message names the file.
+    """
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+            for info in infos:
+                _check_member(path, zf, info)
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise DataError(f"{path}: not a readable .npz file ({exc})") from exc
+    total = sum(info.file_size for info in infos)
+    if total > MAX_NPZ_BYTES:
+        raise DataError(f"{path}: its arrays hold {_size(total)} uncompressed, over the "
+                        f"{_size(MAX_NPZ_BYTES)} limit; not loaded")
+
+
+def _check_member(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
+    name, size = info.filename, info.file_size
+    if size > MAX_NPZ_BYTES:
+        raise DataError(f"{path}: {name} holds {_size(size)} uncompressed, over the "
+                        f"{_size(MAX_NPZ_BYTES)} limit; not loaded")
+    ratio = size / max(info.compress_size, 1)
+    if size > RATIO_CHECK_BYTES and ratio > MAX_NPZ_RATIO:
+        raise DataError(f"{path}: {name} is compressed {ratio:.0f}:1, more than "
+                        f"{MAX_NPZ_RATIO}:1 ({_size(size)} from {_size(info.compress_size)}); "
+                        "not loaded (a zip bomb?)")
+    if not name.endswith(".npy"):
+        return
+    with zf.open(info) as fh:
+        try:
+            version = np.lib.format.read_magic(fh)
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
+            elif version == (2, 0):
+                shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+            else:
+                raise ValueError(f".npy format version {version} is not supported")
+        except ValueError as exc:
+            raise DataError(f"{path}: {name} has no readable .npy header ({exc})") from exc
+        stored = size - fh.tell()
+    if dtype.hasobject:
+        raise DataError(f"{path}: {name} holds Python objects (dtype {dtype}), which would "
+                        "need unpickling; not loaded")
+    claimed = math.prod(shape) * dtype.itemsize
+    if claimed != stored:
+        raise DataError(f"{path}: {name} header says shape {tuple(shape)} {dtype} "
+                        f"({claimed} bytes) but it holds {stored} bytes of data; not loaded")
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**30:.4g} GiB" if n >= 2**30 else f"{n / 2**20:.4g} MiB"
+
+
 def _open(path: Path) -> dict[str, np.ndarray]:
     if not path.is_file():
         raise DataError(f"MedMNIST file {path} does not exist")
+    check_npz(path)
     try:
-        with np.load(path) as npz:
+        with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
     except Exception as exc:  # zip and pickle errors of damaged files
         raise DataError(f"{path}: not a readable .npz file ({exc})") from exc
