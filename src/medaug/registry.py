@@ -4,7 +4,9 @@ ones."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+import pkgutil
+from collections.abc import Callable, Collection
 from typing import Generic, TypeVar
 
 from medaug.errors import MedaugError
@@ -57,3 +59,22 @@ class Registry(Generic[C]):
     def _load(self) -> None:
         if self.loader is not None:
             self.loader()
+
+
+def package_modules(package: str, skip: Collection[str] = ()) -> list[str]:
+    """Names of the modules found in ``package``'s folder(s), sorted, without ``skip`` and
+    private (``_``) ones: the files a registry imports to fill itself."""
+    path = importlib.import_module(package).__path__
+    return sorted(m.name for m in pkgutil.iter_modules(path)
+                  if m.name not in skip and not m.name.startswith("_"))
+
+
+def module_loader(package: str, skip: Collection[str] = ()) -> Callable[[], None]:
+    """A :class:`Registry` loader that imports every module of :func:`package_modules`."""
+
+    def load() -> None:
+        for module in package_modules(package, skip):
+            importlib.import_module(f"{package}.{module}")
+
+    return load
+

@@ -13,16 +13,14 @@ parameter raises :class:`~medaug.errors.AugmentError` listing the valid ones.
 
 from __future__ import annotations
 
-import importlib
 import inspect
-import pkgutil
 import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from medaug.augment.base import Op
 from medaug.errors import AugmentError
-from medaug.registry import Registry
+from medaug.registry import Registry, module_loader, package_modules
 
 #: Modules of this package that hold no op: everything else in the folder is imported, and
 #: its ``@register_op`` decorators fill the registry (a new op is one new file).
@@ -31,18 +29,11 @@ INFRASTRUCTURE = frozenset({"base", "geometry", "pipeline", "preview", "registry
 
 def op_modules() -> list[str]:
     """Names of the op modules found in this package's folder(s), sorted."""
-    import medaug.augment as package
-
-    return sorted(m.name for m in pkgutil.iter_modules(package.__path__)
-                  if m.name not in INFRASTRUCTURE and not m.name.startswith("_"))
+    return package_modules("medaug.augment", INFRASTRUCTURE)
 
 
-def _ensure_loaded() -> None:
-    for module in op_modules():
-        importlib.import_module(f"medaug.augment.{module}")
-
-
-_OPS: Registry[type[Op]] = Registry("augmentation op", AugmentError, _ensure_loaded)
+_OPS: Registry[type[Op]] = Registry("augmentation op", AugmentError,
+                                  module_loader("medaug.augment", INFRASTRUCTURE))
 T = TypeVar("T", bound=type[Op])
 
 

@@ -14,9 +14,7 @@ views are drawn here, batched, on the device the model is on, from a generator s
 
 from __future__ import annotations
 
-import importlib
 import math
-import pkgutil
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
@@ -38,7 +36,7 @@ from medaug.methods.optim import (
     trainable_groups,
 )
 from medaug.models.backbones import feature_dim
-from medaug.registry import Registry
+from medaug.registry import Registry, module_loader, package_modules
 
 M = TypeVar("M", bound="type[SSLMethod]")
 
@@ -222,15 +220,8 @@ INFRASTRUCTURE = frozenset({"args", "base", "optim"})
 
 def method_modules() -> list[str]:
     """Names of the method modules found in this package's folder(s), sorted."""
-    import medaug.methods as package
-
-    return sorted(m.name for m in pkgutil.iter_modules(package.__path__)
-                  if m.name not in INFRASTRUCTURE and not m.name.startswith("_"))
+    return package_modules("medaug.methods", INFRASTRUCTURE)
 
 
-def _ensure_loaded() -> None:
-    for module in method_modules():
-        importlib.import_module(f"medaug.methods.{module}")
-
-
-_METHODS: Registry[type[SSLMethod]] = Registry("method", ConfigError, _ensure_loaded)
+_METHODS: Registry[type[SSLMethod]] = Registry("method", ConfigError,
+                                              module_loader("medaug.methods", INFRASTRUCTURE))
