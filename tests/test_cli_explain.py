@@ -237,3 +237,14 @@ def test_no_runs_is_one_error_line(tmp_path: Path) -> None:
     errors = _error_lines(result)
     assert len(errors) == 1 and "--runs" in errors[0]
     assert not out.exists()
+
+
+def test_a_probe_folder_without_saved_probes_is_one_error_line(runs: Runs, tmp_path: Path
+                                                               ) -> None:
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["explain", "--runs", str(runs.pretrain), *_options(runs),
+                                 "--probe", str(tmp_path), "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    errors = _error_lines(result)
+    assert len(errors) == 1 and "no saved probes" in errors[0] and str(tmp_path) in errors[0]
+    assert not out.exists()

@@ -382,3 +382,44 @@ def test_an_unfinished_run_is_probed_with_a_note(tmp_path: Path) -> None:
     encoders = resolve_encoders([str(folder)], random_baseline=True, say=lines.append)
     assert any("status is 'running'" in line for line in lines)
     assert [e.name for e in encoders] == ["half", "random-init(resnet18-small@1)"]
+
+
+# --- the saved probes and the record's provenance ------------------------------------------------
+
+
+def test_run_probe_saves_each_logistic_probe_on_all_labels(evaluated: Evaluated) -> None:
+    from medaug.evaluate.probe import LogisticProbe
+    from medaug.store import PROBES_DIR, load_probe, probe_file_name
+
+    record = json.loads((evaluated.out / "evaluation.json").read_text())
+    preds = _read(evaluated.out, "predictions.csv")
+    assert set(record["probes"]) == {RANDOM0, "run", TWIN}
+    for name, entry in record["probes"].items():
+        assert entry["file"] == f"{PROBES_DIR}/{probe_file_name(name)}"
+        assert entry["weights_sha256"] == record["models"][name]["weights_sha256"]
+        assert entry["data_fingerprint"] == evaluated.fingerprint
+        arrays, meta = load_probe(evaluated.out / entry["file"])
+        assert meta["weights_sha256"] == entry["weights_sha256"]
+        assert meta["data_fingerprint"] == evaluated.fingerprint
+        assert float(arrays["threshold"]) == pytest.approx(entry["threshold"])
+        probe = LogisticProbe.from_arrays(arrays)
+        # the saved probe is the one behind the 100% rows of predictions.csv
+        val = preds[(preds["model"] == name) & (preds["probe"] == "logistic")
+                    & (preds["fraction"] == 1.0) & (preds["split"] == "val")]
+        cache = build_cache(load_dataset(evaluated.data.data.dataset), evaluated.data.preprocess,
+                            progress=False)
+        from medaug.evaluate.features import cached_features
+
+        feats, reused = cached_features(torch.nn.Identity(), entry["weights_sha256"],
+                                        cache.images, cache.fingerprint)
+        assert reused
+        np.testing.assert_allclose(probe.predict_proba(feats[val["row"].to_numpy()]),
+                                   val["prob"].to_numpy(), atol=1e-9)
+
+
+def test_evaluation_json_carries_the_provenance_block(evaluated: Evaluated) -> None:
+    from medaug.store import provenance
+
+    record = json.loads((evaluated.out / "evaluation.json").read_text())
+    assert set(provenance()) <= set(record)
+    assert record["pid"] > 0 and record["host"] and record["written"]

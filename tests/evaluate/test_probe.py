@@ -169,3 +169,19 @@ def test_knn_probe_on_separable_clusters() -> None:
     assert np.all((probs >= 0) & (probs <= 1))
     assert auroc(y_te, probs) == 1.0
     assert np.all(probs[y_te == 1] > 0.5) and np.all(probs[y_te == 0] < 0.5)
+
+
+def test_to_arrays_and_from_arrays_give_the_same_probe() -> None:
+    from medaug.evaluate.probe import LogisticProbe
+
+    rng = np.random.default_rng(3)
+    x, y = _informative(80, rng)
+    xv, yv = _informative(40, rng)
+    probe = fit_logistic_probe(x, y, xv, yv)
+    back = LogisticProbe.from_arrays({k: np.asarray(v) for k, v in probe.to_arrays().items()})
+    assert back.C == probe.C and back.val_auroc == probe.val_auroc
+    np.testing.assert_array_equal(back.predict_proba(xv), probe.predict_proba(xv))
+    with pytest.raises(ValueError, match="coef"):
+        LogisticProbe.from_arrays({k: v for k, v in probe.to_arrays().items() if k != "coef"})
+    with pytest.raises(ValueError, match="lengths"):
+        LogisticProbe.from_arrays({**probe.to_arrays(), "coef": np.ones(2)})

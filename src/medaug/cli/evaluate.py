@@ -98,8 +98,9 @@ def probe(
         from medaug.evaluate.label_curve import CURVE_FILE, plot_label_curve
 
         console.print(f"wrote {plot_label_curve(result.summary, out / CURVE_FILE)}")
+    saved = ", probes/" if "logistic" in settings.probes else ""
     console.print(f"wrote {out}/ (evaluation.json, metrics.csv, summary.csv, predictions.csv, "
-                  f"comparisons.csv) in {result.seconds:.0f} s")
+                  f"comparisons.csv{saved}) in {result.seconds:.0f} s")
 
 
 @app.command()

@@ -36,7 +36,7 @@ X = ExplainConfig()
 KEYS: dict[str, tuple[str, str]] = {
     **DATA_KEYS, **section_keys("explain", ("images", "method", "target", "layer", "threshold",
                                             "class_weight", "bootstrap", "batch_size",
-                                            "device", "faithfulness_images"),
+                                            "device", "faithfulness_images", "probe"),
                                 image_path="paths", explain_seed="seed")}
 
 
@@ -75,6 +75,9 @@ def explain(
     device: Annotated[str, typer.Option(help="auto, cpu or cuda")] = X.device,
     explain_seed: Annotated[int, typer.Option("--seed", help="Seed of the image choice, random "
                             "maps, imputation noise and bootstrap")] = X.seed,
+    probe: Annotated[str | None, typer.Option(help="Evaluation folder of `medaug probe`: "
+                     "explain its saved probes (matched by encoder weights and data) instead "
+                     "of fitting them again")] = X.probe,
     out: Annotated[Path, typer.Option(help="Folder to write")] = Path("out/explain"),
     classes: ClassesOpt = None, exclude: ExcludeOpt = None, patient_regex: RegexOpt = None,
     body_part: PartOpt = None,

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -27,7 +28,8 @@ from medaug.errors import ConfigError
 from medaug.evaluate.encoders import Encoder, MissingWeights, load_encoder_spec
 from medaug.evaluate.features import cached_features
 from medaug.evaluate.fractions import label_fraction
-from medaug.evaluate.probe import fit_logistic_probe, knn_probe
+from medaug.evaluate.metrics import choose_threshold
+from medaug.evaluate.probe import LogisticProbe, fit_logistic_probe, knn_probe
 from medaug.evaluate.probe_config import ProbeConfig
 from medaug.evaluate.record import (
     COMPARISONS_FILE,
@@ -44,7 +46,7 @@ from medaug.evaluate.scoring import (
     score_all,
     summarise,
 )
-from medaug.store import write_table
+from medaug.store import PROBES_DIR, probe_file_name, save_probe, write_table
 
 
 @dataclass
@@ -132,6 +134,7 @@ def run_probe(data: PrepareConfig, specs: Sequence[str], config: ProbeConfig, ou
     rows = cache.labelled_splits("a probe")
     device = pick_device(config.device, "probe")
     preds: list[pd.DataFrame] = []
+    saved: dict[str, dict] = {}
     for enc in encoders:
         warn_preprocessing(enc, data, say)
         enc.module.to(device)
@@ -141,7 +144,11 @@ def run_probe(data: PrepareConfig, specs: Sequence[str], config: ProbeConfig, ou
         if say is not None:
             say(f"{enc.name}: features {feats.shape[1]}-d of {len(feats)} images "
                 f"({'from the feature cache' if reused else 'extracted'})")
-        preds.extend(probe_encoder(enc.name, feats, frame, rows, config, say))
+        fitted: dict[tuple[float, int], LogisticProbe] = {}
+        preds.extend(probe_encoder(enc.name, feats, frame, rows, config, say, fitted))
+        if "logistic" in config.probes:
+            saved[enc.name] = save_full_probe(Path(out), enc, feats, frame, rows, config,
+                                              cache.fingerprint, fitted.get((1.0, 0)))
     predictions = pd.concat(preds, ignore_index=True)[list(PREDICTION_COLUMNS)]
     metrics = score_all(predictions, config.threshold, config.bootstrap, config.seed,
                         config.ci)
@@ -158,7 +165,7 @@ def run_probe(data: PrepareConfig, specs: Sequence[str], config: ProbeConfig, ou
         "data": {**cache.describe(), "images": {s: len(r) for s, r in rows.items()}},
         "models": {e.name: {"spec": e.spec, "weights_sha256": e.sha256, **e.info}
                    for e in encoders},
-        "seconds": round(seconds, 2),
+        "probes": saved, "seconds": round(seconds, 2),
         "notes": ["threshold and C chosen on the full val split; metrics on test",
                   "intervals: percentile bootstrap over test patients",
                   "fraction 1.0 is one subset (seed 0); smaller fractions draw `seeds` subsets"]})
@@ -167,9 +174,12 @@ def run_probe(data: PrepareConfig, specs: Sequence[str], config: ProbeConfig, ou
 
 def probe_encoder(name: str, feats: np.ndarray, frame: pd.DataFrame,
                   rows: dict[str, np.ndarray], config: ProbeConfig,
-                  say: Callable[[str], None] | None = None) -> list[pd.DataFrame]:
+                  say: Callable[[str], None] | None = None,
+                  fitted: dict[tuple[float, int], LogisticProbe] | None = None
+                  ) -> list[pd.DataFrame]:
     """Prediction tables of every probe, label fraction and seed of one encoder's features
-    ``(N, D)`` (rows of ``frame``, the cache's Manifest); ``say`` gets a line per fraction."""
+    ``(N, D)`` (rows of ``frame``, the cache's Manifest); ``say`` gets a line per fraction;
+    ``fitted`` (when given) gets every logistic probe by ``(fraction, seed)``."""
     labels = frame["label"].to_numpy().astype(int)
     train = rows["train"]
     out = []
@@ -184,6 +194,8 @@ def probe_encoder(name: str, feats: np.ndarray, frame: pd.DataFrame,
                     model = fit_logistic_probe(feats[pick], labels[pick], feats[rows["val"]],
                                                labels[rows["val"]],
                                                class_weight=config.class_weight, seed=seed)
+                    if fitted is not None:
+                        fitted[(float(fraction), seed)] = model
                     for split in ("val", "test"):
                         probs[split] = model.predict_proba(feats[rows[split]])
                 else:
@@ -203,6 +215,29 @@ def probe_encoder(name: str, feats: np.ndarray, frame: pd.DataFrame,
                 f"labels ({subsets} subset{'s' if subsets > 1 else ''}) in "
                 f"{time.perf_counter() - started:.0f} s")
     return out
+
+
+def save_full_probe(out: Path, enc: Encoder, feats: np.ndarray, frame: pd.DataFrame,
+                    rows: dict[str, np.ndarray], config: ProbeConfig, fingerprint: str,
+                    probe: LogisticProbe | None = None) -> dict[str, Any]:
+    """Write ``out/probes/<model>.npz``: the logistic probe of ``enc`` on all training labels
+    (``probe``, else fitted here exactly as :func:`probe_encoder` does at fraction 1, seed 0)
+    with its validation threshold, the encoder's weights SHA-256 and the data fingerprint;
+    returns its entry of the record's probe index."""
+    labels = frame["label"].to_numpy().astype(int)
+    train, val = rows["train"], rows["val"]
+    if probe is None:
+        pick = train[label_fraction(frame.iloc[train], 1.0, 0)]
+        probe = fit_logistic_probe(feats[pick], labels[pick], feats[val], labels[val],
+                                   class_weight=config.class_weight, seed=0)
+    cut = choose_threshold(config.threshold, labels[val], probe.predict_proba(feats[val]))
+    meta = {"model": enc.name, "spec": enc.spec, "weights_sha256": enc.sha256,
+            "data_fingerprint": fingerprint, "fraction": 1.0, "seed": 0,
+            "threshold_rule": str(config.threshold), "class_weight": config.class_weight,
+            "C": probe.C, "threshold": cut}
+    path = save_probe(out / PROBES_DIR / probe_file_name(enc.name),
+                      {**probe.to_arrays(), "threshold": cut}, **meta)
+    return {"file": str(path.relative_to(out)), **meta}
 
 
 def _compare_all(predictions: pd.DataFrame, encoders: list[Encoder], config: ProbeConfig

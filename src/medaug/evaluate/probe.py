@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -46,6 +47,31 @@ class LogisticProbe:
     def predict_proba(self, features: np.ndarray) -> np.ndarray:
         """Probability of abnormal ``(N,)`` of features ``(N, D)``."""
         return 1.0 / (1.0 + np.exp(-self.decision(features)))
+
+    def to_arrays(self) -> dict[str, np.ndarray | float]:
+        """The probe as named arrays and numbers (what :func:`medaug.store.save_probe`
+        writes): ``mean``, ``scale``, ``coef`` ``(D,)``, ``intercept``, ``C``, ``val_auroc``."""
+        return {"mean": self.mean, "scale": self.scale, "coef": self.coef,
+                "intercept": float(self.intercept), "C": float(self.C),
+                "val_auroc": float(self.val_auroc)}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, Any]) -> LogisticProbe:
+        """The probe of :meth:`to_arrays`'s arrays (e.g. :func:`medaug.store.load_probe`'s).
+
+        Raises:
+            ValueError: a key missing, or mean, scale and coef not of one length.
+        """
+        missing = [k for k in ("mean", "scale", "coef", "intercept", "C") if k not in arrays]
+        if missing:
+            raise ValueError(f"a logistic probe needs {', '.join(missing)}")
+        mean, scale, coef = (np.asarray(arrays[k], dtype=np.float64).reshape(-1)
+                             for k in ("mean", "scale", "coef"))
+        if not len(mean) == len(scale) == len(coef):
+            raise ValueError(f"mean, scale and coef have lengths {len(mean)}, {len(scale)} and "
+                             f"{len(coef)}")
+        return cls(mean=mean, scale=scale, coef=coef, intercept=float(arrays["intercept"]),
+                   C=float(arrays["C"]), val_auroc=float(arrays.get("val_auroc", np.nan)))
 
     def as_linear(self) -> nn.Linear:
         """An ``nn.Linear(D, 1)`` on the *raw* features whose output is :meth:`decision`

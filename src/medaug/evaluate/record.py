@@ -2,7 +2,10 @@
 leave behind, every table written through a temporary file renamed into place::
 
     evaluation.json    config, data fingerprint, each model's weights fingerprint and origin,
-                       the probe's settings, versions, and the summary
+                       the probe's settings, the index of the saved probes, provenance
+                       (versions, time, host, pid)
+    probes/<model>.npz the logistic probe on all training labels (no pickle:
+                       :func:`medaug.store.save_probe`), with its validation threshold
     predictions.csv    every val and test probability (scoring.PREDICTION_COLUMNS)
     metrics.csv        every metric with its bootstrap interval (scoring.METRIC_COLUMNS)
     summary.csv        mean and sd over seeds per model, probe, label fraction and level
@@ -11,16 +14,14 @@ leave behind, every table written through a temporary file renamed into place::
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import torch
 
 from medaug.errors import DataError
 from medaug.evaluate.scoring import PREDICTION_COLUMNS
-from medaug.store import medaug_version, write_json
+from medaug.store import provenance, write_json
 
 EVALUATION_FILE = "evaluation.json"
 PREDICTIONS_FILE = "predictions.csv"
@@ -30,12 +31,11 @@ COMPARISONS_FILE = "comparisons.csv"
 
 
 def write_record(folder: Path, record: dict[str, Any]) -> Path:
-    """Write ``evaluation.json`` with versions and a time stamp added."""
+    """Write ``evaluation.json`` with the provenance block of every record added
+    (:func:`medaug.store.provenance`: versions, time, host, pid)."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / EVALUATION_FILE
-    write_json(path, {**record, "medaug_version": medaug_version(),
-                      "torch_version": torch.__version__,
-                      "written": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+    write_json(path, {**record, **provenance()})
     return path
 
 

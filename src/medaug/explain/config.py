@@ -34,6 +34,9 @@ class ExplainConfig:
         bootstrap: patient-level replicates of the intervals; ``ci`` their coverage.
         seed: image choice, random maps, imputation noise and bootstrap.
         batch_size, device: of the forward and backward passes (``auto``: CUDA if any).
+        probe: an evaluation folder of ``medaug probe`` whose saved probes
+            (``probes/<model>.npz``) are explained instead of fitting a probe again (matched
+            by the encoder's weights SHA-256 and the data fingerprint); ``None``: fit one.
     """
 
     images: int = 8
@@ -50,6 +53,7 @@ class ExplainConfig:
     seed: int = 0
     batch_size: int = 32
     device: str = "auto"
+    probe: str | None = None
 
     def __post_init__(self) -> None:
         bad = []

@@ -18,6 +18,7 @@ from medaug.evaluate.encoders import Encoder
 from medaug.evaluate.features import extract_features
 from medaug.evaluate.metrics import choose_threshold
 from medaug.evaluate.probe import fit_logistic_probe
+from medaug.explain.saved_probe import SavedProbe
 from medaug.models.backbones import last_conv_block
 from medaug.train.classifier import HEAD_FILE, load_head
 
@@ -80,18 +81,29 @@ class Explained:
     info: dict[str, Any] = field(default_factory=dict)
 
 
+def has_head(encoder: Encoder) -> bool:
+    """Whether ``encoder`` is a run folder with its own classifier head (``head.pt``)."""
+    folder = encoder.info.get("folder")
+    return folder is not None and (Path(folder) / HEAD_FILE).is_file()
+
+
 def explained_model(encoder: Encoder, features: np.ndarray, labels: np.ndarray,
                     rows: dict[str, np.ndarray], threshold: str = "youden",
-                    class_weight: str | None = None) -> Explained:
+                    class_weight: str | None = None, saved: SavedProbe | None = None
+                    ) -> Explained:
     """The :class:`Explained` of ``encoder`` given its features ``(N, D)`` of every cache row:
-    a supervised run's own ``head.pt``, else a logistic probe fitted on the training rows
-    (all labels; ``C`` chosen on validation) and folded into an ``nn.Linear``. Probabilities
-    come from the head on the features, the threshold from the validation rows."""
-    folder = encoder.info.get("folder")
+    a supervised run's own ``head.pt``, else the ``saved`` probe of ``medaug probe``, else a
+    logistic probe fitted on the training rows (all labels; ``C`` chosen on validation),
+    folded into an ``nn.Linear``. Probabilities come from the head on the features, the
+    threshold from the validation rows."""
     info: dict[str, Any] = {"spec": encoder.spec, "weights_sha256": encoder.sha256,
                             "kind": encoder.info.get("kind")}
-    if folder is not None and (Path(folder) / HEAD_FILE).is_file():
-        head, kind = load_head(Path(folder)), "supervised head"
+    if has_head(encoder):
+        head, kind = load_head(Path(encoder.info["folder"])), "supervised head"
+    elif saved is not None:
+        head, kind = saved.probe.as_linear(), "logistic probe"
+        info.update(probe_C=saved.probe.C, probe_val_auroc=saved.probe.val_auroc,
+                    probe_file=str(saved.path), probe_threshold=saved.meta.get("threshold"))
     else:
         probe = fit_logistic_probe(features[rows["train"]], labels[rows["train"]],
                                    features[rows["val"]], labels[rows["val"]],

@@ -21,7 +21,6 @@ An explanation folder holds, each file written through a temporary file renamed 
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import os
 import re
 import time
@@ -38,17 +37,24 @@ from medaug.data.cache import CachedDataset, build_cache
 from medaug.data.config import PrepareConfig, prepare_to_dict
 from medaug.data.datasets import load_dataset
 from medaug.errors import ConfigError
-from medaug.evaluate.bootstrap import mean_difference
 from medaug.evaluate.encoders import load_encoder_spec
 from medaug.evaluate.features import cached_features
 from medaug.evaluate.linear_eval import pick_device, warn_preprocessing
 from medaug.explain.config import ExplainConfig
 from medaug.explain.faithfulness import heat_centre, random_maps, road_scores
+from medaug.explain.faithfulness_tables import (
+    PAIR_COLUMNS,
+    PER_IMAGE_COLUMNS,
+    SUMMARY_COLUMNS,
+    pair_differences,
+    summarise_faithfulness,
+)
 from medaug.explain.gradcam import LogitTarget, ProbabilityTarget, check_method, heat_maps
-from medaug.explain.model import Explained, ProbedEncoder, explained_model
+from medaug.explain.model import Explained, ProbedEncoder, explained_model, has_head
 from medaug.explain.panel import plot_mean_maps, plot_panel
+from medaug.explain.saved_probe import check_probe_folder, saved_probe
 from medaug.explain.selection import mixed_rows, outcomes, rows_for_paths
-from medaug.store import medaug_version, write_json, write_table
+from medaug.store import provenance, write_json, write_table
 
 PANEL_FILE = "panel.png"
 IMAGES_FILE = "images.csv"
@@ -94,8 +100,10 @@ def run_explain(data: PrepareConfig, specs: Sequence[str], config: ExplainConfig
     if dupes:
         raise ConfigError(f"explain: two models are both called {dupes[0]!r}; give run folders "
                           "with different names")
-    for enc in encoders:  # a bad --layer fails before any data work
+    for enc in encoders:  # a bad --layer or --probe fails before any data work
         ProbedEncoder(enc.module, torch.nn.Linear(1, 1)).layer(config.layer)
+    if config.probe is not None:
+        check_probe_folder(Path(config.probe))
     cache = build_cache(load_dataset(data.data.dataset, data.data.options), data.preprocess,
                         progress=False, resolved=prepare_to_dict(data))
     frame = cache.manifest.frame
@@ -111,10 +119,13 @@ def run_explain(data: PrepareConfig, specs: Sequence[str], config: ExplainConfig
         feats, _ = cached_features(enc.module, enc.sha256, cache.images, cache.fingerprint,
                                    device=device)
         enc.module.cpu()  # each model goes to the device only while it is used
+        saved = (saved_probe(Path(config.probe), enc, cache.fingerprint)
+                 if config.probe is not None and not has_head(enc) else None)
         models.append(explained_model(enc, feats, labels, rows, config.threshold,
-                                      config.class_weight))
+                                      config.class_weight, saved))
         if say is not None:
-            say(f"{enc.name}: {models[-1].head}, threshold {models[-1].threshold:.3f} (val)")
+            say(f"{enc.name}: {models[-1].head}, threshold {models[-1].threshold:.3f} (val)"
+                + (f", loaded from {saved.path}" if saved is not None else ""))
     grid = layer_resolution(models[0], cache.images.shape[-1], config.layer)
     if say is not None and grid <= 2:
         say(f"note: at {cache.images.shape[-1]} px the maps of layer {config.layer!r} are "
@@ -153,10 +164,10 @@ def run_explain(data: PrepareConfig, specs: Sequence[str], config: ExplainConfig
         "data": {**cache.describe(), "images": {s: len(r) for s, r in rows.items()}},
         "models": {m.name: {**m.info, "encoder": e.info} for m, e in zip(models, encoders,
                                                                         strict=True)},
-        "seconds": round(seconds, 2), "medaug_version": medaug_version(),
-        "torch_version": torch.__version__,
+        "seconds": round(seconds, 2), **provenance(),
         "notes": [f"heat maps at {where} of each encoder, scaled per map to [0, 1]",
-                  "probes: logistic regression on all training labels, C and threshold on val",
+                  "probes: logistic regression on all training labels, C and threshold on val"
+                  + (f" (loaded from {config.probe}/probes)" if config.probe else ""),
                   "ROAD: pytorch-grad-cam's noisy linear imputation; combined = (LeRF - MoRF)/2 "
                   "of the target probability, higher is more faithful; random maps on the same "
                   "images are the reference",
@@ -266,79 +277,6 @@ def faithfulness(models: list[Explained], cache: CachedDataset, test: np.ndarray
     return Faithfulness(per_image, summarise_faithfulness(per_image, config),
                         pair_differences(per_image, config), rows,
                         np.stack(mean_maps).astype(np.float32))
-
-
-PER_IMAGE_COLUMNS = ("model", "row", "patient_id", "label", "prob", "road_morf", "road_lerf",
-                     "road_combined", "random_morf", "random_lerf", "random_combined",
-                     "heat_max", "heat_row", "heat_col")
-SUMMARY_COLUMNS = ("model", "images", "patients", "road_combined", "road_combined_low",
-                   "road_combined_high", "road_morf", "road_lerf", "random_combined",
-                   "random_combined_low", "random_combined_high", "vs_random",
-                   "vs_random_low", "vs_random_high", "vs_random_p", "empty_maps",
-                   "heat_row", "heat_row_low", "heat_row_high", "heat_col", "heat_col_low",
-                   "heat_col_high")
-PAIR_COLUMNS = ("model_a", "model_b", "score", "a", "b", "difference", "low", "high", "p")
-
-
-def summarise_faithfulness(per_image: pd.DataFrame, config: ExplainConfig) -> pd.DataFrame:
-    """Per model: mean ROAD of its maps and of random maps with patient-level intervals, the
-    paired difference between the two, and how many maps were empty (no positive evidence
-    for the target anywhere: Grad-CAM's ReLU left nothing, so the ranking is the random
-    tie-break)."""
-    out = []
-    for name, part in per_image.groupby("model", sort=False):
-        groups = part["patient_id"].to_numpy()
-        zeros = np.zeros(len(part))
-
-        def boot(a: np.ndarray, b: np.ndarray, groups: np.ndarray = groups) -> Any:
-            return mean_difference(a, b, groups, n_boot=config.bootstrap, seed=config.seed,
-                                   level=config.ci)
-
-        own = boot(part["road_combined"].to_numpy(), zeros)
-        rand = boot(part["random_combined"].to_numpy(), zeros)
-        versus = boot(part["road_combined"].to_numpy(), part["random_combined"].to_numpy())
-        out.append({
-            "model": name, "images": len(part), "patients": len(np.unique(groups)),
-            "road_combined": own.a, "road_combined_low": own.low,
-            "road_combined_high": own.high, "road_morf": part["road_morf"].mean(),
-            "road_lerf": part["road_lerf"].mean(), "random_combined": rand.a,
-            "random_combined_low": rand.low, "random_combined_high": rand.high,
-            "vs_random": versus.difference, "vs_random_low": versus.low,
-            "vs_random_high": versus.high, "vs_random_p": versus.p_value,
-            "empty_maps": int((part["heat_max"] <= 0).sum()),
-            **_centre(part, boot)})
-    return pd.DataFrame(out, columns=list(SUMMARY_COLUMNS))
-
-
-def _centre(part: pd.DataFrame, boot: Callable[..., Any]) -> dict[str, float]:
-    """Mean centre of mass (row, column) of the non-empty maps, with intervals."""
-    out: dict[str, float] = {}
-    for key in ("heat_row", "heat_col"):
-        values = part[key].to_numpy(dtype=np.float64)
-        ok = ~np.isnan(values)
-        if ok.any():
-            d = boot(values[ok], np.zeros(int(ok.sum())), part["patient_id"].to_numpy()[ok])
-            out.update({key: d.a, f"{key}_low": d.low, f"{key}_high": d.high})
-        else:
-            out.update({key: np.nan, f"{key}_low": np.nan, f"{key}_high": np.nan})
-    return out
-
-
-def pair_differences(per_image: pd.DataFrame, config: ExplainConfig) -> pd.DataFrame:
-    """For every pair of models: the paired difference (a - b) of mean ROAD combined on the
-    same images, with its patient-level interval and p-value."""
-    names = list(dict.fromkeys(per_image["model"]))
-    out = []
-    for a, b in itertools.combinations(names, 2):
-        pa = per_image[per_image["model"] == a].set_index("row")
-        pb = per_image[per_image["model"] == b].set_index("row").loc[pa.index]
-        d = mean_difference(pa["road_combined"].to_numpy(), pb["road_combined"].to_numpy(),
-                            pa["patient_id"].to_numpy(), n_boot=config.bootstrap,
-                            seed=config.seed, level=config.ci)
-        out.append({"model_a": a, "model_b": b, "score": "road_combined", "a": d.a, "b": d.b,
-                    "difference": d.difference, "low": d.low, "high": d.high,
-                    "p": d.p_value})
-    return pd.DataFrame(out, columns=list(PAIR_COLUMNS))
 
 
 def layer_resolution(model: Explained, size: int, layer: str = "last") -> int:
