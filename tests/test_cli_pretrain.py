@@ -63,9 +63,9 @@ def test_unknown_pretrain_key_in_config_names_the_valid_ones(tmp_path: Path) -> 
 
 
 def test_unknown_method_exits_2_with_one_line(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["pretrain", "--method", "dino", "--out", str(tmp_path / "r")])
+    result = runner.invoke(app, ["pretrain", "--method", "mocov9", "--out", str(tmp_path / "r")])
     assert result.exit_code == 2
-    assert "unknown method 'dino'" in result.output
+    assert "unknown method 'mocov9'" in result.output
     assert "Traceback" not in result.output
 
 
@@ -109,15 +109,16 @@ def test_removed_method_options_are_refused(tmp_path: Path) -> None:
 
 
 def test_curves_draws_several_runs_and_names_a_folder_without_metrics(tmp_path: Path) -> None:
-    from medaug.train.monitor import COLUMNS, write_metrics
+    from medaug.train.monitor import COLUMNS, write_training
 
     for name in ("a", "b"):
         (tmp_path / name).mkdir()
-        write_metrics(tmp_path / name, pd.DataFrame([dict.fromkeys(COLUMNS, 0.5) | {"epoch": 0}]))
+        write_training(tmp_path / name,
+                       pd.DataFrame([dict.fromkeys(COLUMNS, 0.5) | {"epoch": 0}]))
     out = tmp_path / "c.png"
     result = runner.invoke(app, ["curves", str(tmp_path / "a"), str(tmp_path / "b"), "--out",
                                  str(out)])
     assert result.exit_code == 0, result.output
     assert out.is_file() and out.stat().st_size > 1000
     bad = runner.invoke(app, ["curves", str(tmp_path / "a"), str(tmp_path / "nothing")])
-    assert bad.exit_code == 2 and "nothing" in bad.output and "metrics.csv" in bad.output
+    assert bad.exit_code == 2 and "nothing" in bad.output and "training.csv" in bad.output

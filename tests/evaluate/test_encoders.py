@@ -15,7 +15,7 @@ import torchvision
 from torch import nn
 from torchvision.models import ResNet18_Weights
 
-from medaug.errors import ConfigError, MedaugError
+from medaug.errors import ConfigError, MedaugError, TrainingError
 from medaug.evaluate.encoders import (
     IMAGENET_GRAY_MEAN,
     IMAGENET_GRAY_STD,
@@ -217,8 +217,17 @@ def test_run_folder_without_run_record(tmp_path: Path) -> None:
 
 
 def test_supervised_run_twin(tmp_path: Path) -> None:
-    folder, _ = _run_folder(tmp_path, {"config": {"supervised": {"seed": 4}}})
+    folder, _ = _run_folder(tmp_path, {"status": "finished",
+                                        "config": {"supervised": {"seed": 4}}})
     assert random_twin_spec(load_encoder_spec(str(folder))) == "random:resnet18-small@4"
+
+
+def test_a_run_folder_with_a_garbage_record_is_one_line(tmp_path: Path) -> None:
+    folder, _ = _run_folder(tmp_path, None)
+    (folder / "run.json").write_text("{not json")
+    with pytest.raises(TrainingError, match=r"run\.json: not a medaug run record") as caught:
+        load_encoder_spec(str(folder))
+    assert "\n" not in str(caught.value)
 
 
 # --- fingerprints ---------------------------------------------------------------------------

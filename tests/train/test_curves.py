@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from medaug.train.curves import plot_curves
-from medaug.train.monitor import COLUMNS, write_metrics
+from medaug.train.monitor import COLUMNS, write_training
 
 
 def _run(folder: Path, epochs: int, seed: int) -> Path:
@@ -17,7 +17,7 @@ def _run(folder: Path, epochs: int, seed: int) -> Path:
     folder.mkdir(parents=True)
     rows = pd.DataFrame({c: rng.random(epochs) for c in COLUMNS})
     rows["epoch"] = np.arange(epochs)
-    write_metrics(folder, rows)
+    write_training(folder, rows)
     return folder
 
 

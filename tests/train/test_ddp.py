@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from helpers import tiny_npz
-from medaug.train.monitor import read_metrics
+from medaug.train.monitor import read_training
 
 
 @pytest.mark.slow
@@ -30,21 +30,21 @@ def test_two_process_cpu_ddp_run_completes(tmp_path: Path) -> None:
     run = json.loads((out / "run.json").read_text())
     assert run["status"] == "finished"
     assert run["config"]["pretrain"]["devices"] == 2
-    metrics = read_metrics(out)
+    metrics = read_training(out)
     # 48 images, 2 processes x batch 8 = 16 per step: 3 steps per epoch
     assert metrics["epoch"].tolist() == [-1, 0, 1]
     assert metrics["step"].tolist() == [0, 3, 6]
     assert (out / "encoder.pt").is_file() and (out / "checkpoints" / "last.ckpt").is_file()
     assert sorted(p.name for p in out.iterdir()) == [  # .lock: the folder's writer lock
-        ".lock", "checkpoints", "curves.png", "encoder.json", "encoder.pt", "metrics.csv",
-        "run.json", "run.log"]
+        ".lock", "checkpoints", "curves.png", "encoder.json", "encoder.pt", "run.json",
+        "run.log", "training.csv"]
     assert (out / "run.log").read_text().count("epoch 0: loss") == 1  # rank 0 alone writes
     # resumed under DDP: both processes continue from the checkpoint to a third epoch
     again = subprocess.run([sys.executable, "-m", "medaug", "pretrain", "--out", str(out),
                             "--resume", "--epochs", "3"], capture_output=True, text=True,
                            env=env, timeout=600, cwd=tmp_path)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
-    metrics = read_metrics(out)
+    metrics = read_training(out)
     assert metrics["epoch"].tolist() == [-1, 0, 1, 2]
     assert metrics["step"].tolist() == [0, 3, 6, 9]
     assert "epoch 0:" not in again.stdout and "epoch 2:" in again.stdout

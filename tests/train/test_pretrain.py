@@ -19,7 +19,7 @@ from medaug.data.config import DataConfig, PrepareConfig
 from medaug.data.preprocess import PreprocessConfig
 from medaug.errors import AugmentError, ConfigError, TrainingError
 from medaug.store import Interrupted, load_encoder
-from medaug.train.monitor import COLUMNS, read_metrics
+from medaug.train.monitor import COLUMNS, read_training
 from medaug.train.pretrain import run_pretrain
 from medaug.train.pretrain_config import PretrainConfig
 
@@ -86,7 +86,7 @@ def test_run_folder_holds_encoder_config_fingerprint_and_metrics(tmp_path: Path,
     assert run["config"]["pretrain"]["method"] == method
     assert run["config"]["preprocess"]["size"] == 32
     assert run["data"]["fingerprint"] == result.cache.fingerprint
-    metrics = read_metrics(tmp_path / "run")
+    metrics = read_training(tmp_path / "run")
     assert list(metrics.columns) == COLUMNS
     assert metrics["epoch"].tolist() == [-1, 0, 1]  # -1: the random init, before training
     assert metrics["step"].tolist() == [0, 6, 12]  # 48 images / batch 8 per epoch
@@ -118,7 +118,7 @@ def test_resume_after_a_crash_reproduces_the_uninterrupted_loss_curve(tmp_path: 
         run_pretrain(data, config, tmp_path / "cut", callbacks=[Crash(epoch=2)], say=None)
     assert "simulated crash" in json.loads((tmp_path / "cut" / "run.json").read_text())["reason"]
     assert json.loads((tmp_path / "cut" / "run.json").read_text())["status"] == "failed"
-    assert read_metrics(tmp_path / "cut")["epoch"].tolist() == [-1, 0, 1]
+    assert read_training(tmp_path / "cut")["epoch"].tolist() == [-1, 0, 1]
     epochs = Epochs()
     resumed = run_pretrain(data, config, tmp_path / "cut", resume=True, callbacks=[epochs],
                            say=None).metrics
@@ -156,7 +156,7 @@ def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_pa
                       weights_only=False)["epoch"] == 0
     _, info = load_encoder(tmp_path / "run")
     assert info["epoch"] == 0
-    assert read_metrics(tmp_path / "run")["epoch"].tolist() == [-1, 0]
+    assert read_training(tmp_path / "run")["epoch"].tolist() == [-1, 0]
 
 
 def test_a_folder_that_holds_a_run_needs_resume(tmp_path: Path) -> None:
@@ -224,7 +224,7 @@ def test_collapse_is_flagged(tmp_path: Path) -> None:
 
     run_pretrain(_data(tmp_path), _config(epochs=1), tmp_path / "run", callbacks=[Freeze()],
                  say=lines.append)
-    metrics = read_metrics(tmp_path / "run")
+    metrics = read_training(tmp_path / "run")
     assert metrics["collapse_warning"].tolist() == [False, True]  # init row, epoch 0
     assert math.isclose(metrics["emb_spread"].iat[1], 0.0, abs_tol=1e-6)
     assert math.isclose(metrics["emb_std"].iat[1], 0.0, abs_tol=1e-6)

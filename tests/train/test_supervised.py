@@ -171,7 +171,7 @@ def test_supervised_config_rejects_an_unknown_threshold_rule() -> None:
 
 def test_a_run_writes_encoder_head_record_and_evaluation(trained: Trained) -> None:
     out = trained.out
-    for name in ("encoder.pt", "encoder.json", "head.pt", "run.json", "train_metrics.csv",
+    for name in ("encoder.pt", "encoder.json", "head.pt", "run.json", "training.csv",
                  "predictions.csv", "metrics.csv", "summary.csv", "evaluation.json"):
         assert (out / name).is_file(), name
     info = json.loads((out / "encoder.json").read_text())
@@ -203,7 +203,7 @@ def test_a_run_writes_encoder_head_record_and_evaluation(trained: Trained) -> No
 def test_the_best_epoch_is_the_one_with_the_highest_val_auroc(trained: Trained) -> None:
     """The test split never chooses: the exported weights are those of the best val AUROC."""
     run = json.loads((trained.out / "run.json").read_text())
-    log = pd.read_csv(trained.out / "train_metrics.csv")
+    log = pd.read_csv(trained.out / "training.csv")
     assert {"epoch", "step", "loss", "val_auroc"} <= set(log.columns)
     assert log["epoch"].tolist() == [0, 1]
     validated = log.dropna(subset=["val_auroc"])
@@ -280,7 +280,7 @@ def test_label_fractions_train_one_run_each_for_the_same_number_of_steps(
         assert run["config"]["fraction"] == fraction and run["config"]["subset_seed"] == subset
         assert run["train_images"] == images
         assert (out / name / "encoder.pt").is_file() and (out / name / "head.pt").is_file()
-        log = pd.read_csv(out / name / "train_metrics.csv")
+        log = pd.read_csv(out / name / "training.csv")
         assert len(log) == run["epochs"]
         steps[name] = (run["epochs"] * (images // min(BATCH, images)), int(log["step"].max()))
     # every label: 1 epoch of 2 steps; half of them: 2 epochs of 1 step

@@ -55,5 +55,5 @@ def test_a_crashed_run_resumes_to_the_uninterrupted_result(data: PrepareConfig,
     assert json.loads((crashed / "run.json").read_text())["status"] == "finished"
     pd.testing.assert_series_equal(resumed.predictions["prob"], whole.predictions["prob"],
                                    check_exact=False, rtol=1e-5, atol=1e-6)
-    log = pd.read_csv(crashed / "train_metrics.csv")
+    log = pd.read_csv(crashed / "training.csv")
     assert list(log["epoch"]) == [0, 1, 2]

@@ -35,12 +35,10 @@ TARGET_RATIO = 20.0
 
 def load_bench_images(data: str, n_images: int, size: int = 224) -> np.ndarray:
     """``n_images`` real images ``(N, size, size)`` uint8 from the cache (built if needed)."""
-    from medaug.data.cache import build_cache
-    from medaug.data.datasets import load_dataset
+    from medaug.data.open import open_dataset
     from medaug.data.preprocess import PreprocessConfig
 
-    cache = build_cache(load_dataset(data), PreprocessConfig(size=size, clahe=False),
-                        progress=False)
+    cache = open_dataset(data, preprocess=PreprocessConfig(size=size, clahe=False))
     idx = np.random.default_rng(0).choice(len(cache), size=min(n_images, len(cache)),
                                           replace=False)
     return np.stack([cache.images[i] for i in np.sort(idx)])

@@ -90,12 +90,11 @@ def load_train_batches(data: str, size: int, batch: int, steps: int) -> tuple[li
         DataError: the dataset is missing or unreadable.
         TrainingError: the train split has fewer than ``batch`` images, or ``batch < 2``.
     """
-    from medaug.data.cache import build_cache
-    from medaug.data.datasets import load_dataset
+    from medaug.data.open import open_dataset
     from medaug.data.preprocess import PreprocessConfig
     from medaug.train.data import check_batch
 
-    cache = build_cache(load_dataset(data), PreprocessConfig(size=size), progress=False)
+    cache = open_dataset(data, preprocess=PreprocessConfig(size=size))
     rows = cache.split_indices("train")
     check_batch(len(rows), batch, 1, cache.manifest.name)
     n_batches = max(1, min(steps, len(rows) // batch))

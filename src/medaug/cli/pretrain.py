@@ -102,8 +102,7 @@ def pretrain(
     from medaug.config import load_raw
     from medaug.data.config import prepare_from_dict
     from medaug.errors import ConfigError
-    from medaug.store import ENCODER_FILE, read_run
-    from medaug.train.monitor import METRICS_FILE
+    from medaug.store import ENCODER_FILE, TRAINING_FILE, read_run
     from medaug.train.pretrain import run_pretrain
     from medaug.train.pretrain_config import pretrain_from_dict
 
@@ -120,7 +119,7 @@ def pretrain(
     result = run_pretrain(prepare_from_dict(resolved, source), pretrain_from_dict(resolved, source),
                           out, resume=resume, say=console.print)
     console.print(f"finished in {result.seconds:.0f} s: {out}/{ENCODER_FILE}, per-epoch rows "
-                  f"in {out}/{METRICS_FILE}")
+                  f"in {out}/{TRAINING_FILE}")
 
 
 @app.command()

@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from torch import Tensor, nn
 
 from medaug.errors import ConfigError, MedaugError
 from medaug.models.backbones import create_backbone
-from medaug.store import ENCODER_FILE, load_encoder
+from medaug.store import ENCODER_FILE, load_encoder, read_run
 
 #: torchvision's single-channel ImageNet statistics: the mean of the RGB means and stds, the
 #: input a conv1 whose weights are summed over RGB expects (timm's ``adapt_input_conv``).
@@ -86,11 +85,10 @@ def load_encoder_spec(spec: str, name: str | None = None) -> Encoder:
                           "or imagenet:<backbone>)")
     module, meta = load_encoder(folder)
     folder = folder if folder.is_dir() else folder.parent
-    run_file = folder / "run.json"
-    run = json.loads(run_file.read_text()) if run_file.is_file() else {}
+    run = read_run(folder)  # a garbage run.json is one line
     info = {"kind": meta.get("method", "encoder"), "folder": str(folder.resolve()),
-            "encoder": meta, "run_config": run.get("config"), "run_status": run.get("status"),
-            "run_data": run.get("data")}
+            "encoder": meta, "run_config": run.config if run else None,
+            "run_status": run.status if run else None, "run_data": run.data if run else None}
     return Encoder(name or folder.name, spec, module, file_sha256(folder / ENCODER_FILE), info)
 
 

@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from medaug.data.cache import build_cache
+from medaug.data.cache import CachedDataset
 from medaug.data.config import PrepareConfig, prepare_to_dict
-from medaug.data.datasets import load_dataset
+from medaug.data.open import open_dataset
 from medaug.errors import ConfigError
 from medaug.evaluate.encoders import Encoder, MissingWeights, load_encoder_spec
 from medaug.evaluate.features import cached_features
@@ -119,8 +119,11 @@ def random_twin_spec(encoder: Encoder) -> str | None:
 
 
 def run_probe(data: PrepareConfig, specs: Sequence[str], config: ProbeConfig, out: Path,
-              say: Callable[[str], None] | None = print) -> ProbeResult:
+              say: Callable[[str], None] | None = print, cache: CachedDataset | None = None
+              ) -> ProbeResult:
     """Evaluate the encoders of ``specs`` on ``data`` and write an evaluation folder ``out``.
+    ``cache`` is ``data`` already opened (:func:`medaug.data.open.open_dataset`; a caller
+    that runs several stages opens it once); without it ``data`` is opened here.
 
     Raises:
         ConfigError: a bad spec or setting (before any data work).
@@ -128,8 +131,7 @@ def run_probe(data: PrepareConfig, specs: Sequence[str], config: ProbeConfig, ou
     """
     started = time.perf_counter()
     encoders = resolve_encoders(specs, config.random_baseline, say)
-    cache = build_cache(load_dataset(data.data.dataset, data.data.options), data.preprocess,
-                        progress=False, resolved=prepare_to_dict(data))
+    cache = cache if cache is not None else open_dataset(data)
     frame = cache.manifest.frame
     rows = cache.labelled_splits("a probe")
     device = pick_device(config.device, "probe")

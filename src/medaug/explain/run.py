@@ -33,9 +33,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from medaug.data.cache import CachedDataset, build_cache
+from medaug.data.cache import CachedDataset
 from medaug.data.config import PrepareConfig, prepare_to_dict
-from medaug.data.datasets import load_dataset
+from medaug.data.open import open_dataset
 from medaug.errors import ConfigError
 from medaug.evaluate.encoders import load_encoder_spec
 from medaug.evaluate.features import cached_features
@@ -82,9 +82,12 @@ class ExplainResult:
 
 
 def run_explain(data: PrepareConfig, specs: Sequence[str], config: ExplainConfig, out: Path,
-                say: Callable[[str], None] | None = print) -> ExplainResult:
+                say: Callable[[str], None] | None = print, cache: CachedDataset | None = None
+                ) -> ExplainResult:
     """Explain the models of ``specs`` (run folders, ``random:``/``imagenet:`` encoders) on
     ``data``'s test images and write an explanation folder ``out``.
+    ``cache`` is ``data`` already opened (:func:`medaug.data.open.open_dataset`; a caller
+    that runs several stages opens it once); without it ``data`` is opened here.
 
     Raises:
         ConfigError: no spec, two models with one name, an image path not in the data.
@@ -104,8 +107,7 @@ def run_explain(data: PrepareConfig, specs: Sequence[str], config: ExplainConfig
         ProbedEncoder(enc.module, torch.nn.Linear(1, 1)).layer(config.layer)
     if config.probe is not None:
         check_probe_folder(Path(config.probe))
-    cache = build_cache(load_dataset(data.data.dataset, data.data.options), data.preprocess,
-                        progress=False, resolved=prepare_to_dict(data))
+    cache = cache if cache is not None else open_dataset(data)
     frame = cache.manifest.frame
     rows = cache.labelled_splits("the probe under the heat maps")
     labels = frame["label"].to_numpy().astype(int)

@@ -108,3 +108,13 @@ def parse_method_args(method: str, spec: str | Mapping[str, Any], source: str = 
             annotation = str if default in (None, inspect.Parameter.empty) else type(default)
         values[key] = coerce(value, annotation, f"{where}.{key}", source)
     return values
+
+
+def effective_args(method: str, spec: str | Mapping[str, Any]) -> dict[str, Any]:
+    """Every setting of ``method`` as ``spec`` leaves it: its defaults updated by the parsed
+    ``spec`` (so ``temperature=0.2`` and an empty spec are the same when 0.2 is the default).
+
+    Raises:
+        ConfigError: as :func:`parse_method_args`.
+    """
+    return {**method_defaults(method), **parse_method_args(method, spec)}

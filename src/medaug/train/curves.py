@@ -10,8 +10,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from medaug.errors import TrainingError
-from medaug.store import save_png
-from medaug.train.monitor import METRICS_FILE, read_metrics
+from medaug.store import TRAINING_FILE, save_png, training_log_path
+from medaug.train.monitor import read_training
 
 PANELS = (("loss", "loss"), ("knn_balanced_acc", "kNN balanced accuracy (val)"),
           ("emb_spread", "embedding spread (1 = spread, 0 = collapsed)"),
@@ -20,16 +20,16 @@ PANELS = (("loss", "loss"), ("knn_balanced_acc", "kNN balanced accuracy (val)"),
 
 def check_runs(runs: Sequence[Path]) -> None:
     """Raise :class:`TrainingError` naming every folder of ``runs`` without per-epoch rows."""
-    missing = [str(r) for r in runs if not (Path(r) / METRICS_FILE).is_file()]
+    missing = [str(r) for r in runs if not training_log_path(Path(r)).is_file()]
     if missing:
-        raise TrainingError(f"no {METRICS_FILE} in {', '.join(missing)} (not a pretraining run "
+        raise TrainingError(f"no {TRAINING_FILE} in {', '.join(missing)} (not a pretraining run "
                             "folder?)")
 
 
 def plot_curves(runs: Sequence[Path], out: Path, labels: Sequence[str] | None = None) -> Path:
     """Write a PNG with one panel per metric and one line per run folder; returns ``out``."""
     labels = list(labels) if labels is not None else [Path(r).name for r in runs]
-    tables = [read_metrics(Path(run)) for run in runs]
+    tables = [read_training(Path(run)) for run in runs]
     fig = Figure(figsize=(11, 7), layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(2, 2).ravel()

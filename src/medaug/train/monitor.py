@@ -2,15 +2,17 @@
 spread of the normalised embeddings (with a warning when it collapses), kNN accuracy on the
 validation split, and the encoder exported so far.
 
-One row per epoch goes to ``metrics.csv`` in the run folder (and, first, a row ``epoch = -1``
+One row per epoch goes to ``training.csv`` (:data:`medaug.store.TRAINING_FILE`) in the run
+folder (and, first, a row ``epoch = -1``
 with the kNN accuracy of the randomly initialised encoder) (rewritten through a temporary
-file; a resumed run replaces the rows of the epochs it trains again). Labels are read here
+file; a resumed run replaces the rows of the epochs it trains again; a folder made before the
+name changed keeps its rows in ``metrics.csv``, which are read from there and moved to
+``training.csv`` by the first write). Labels are read here
 only, for the kNN monitor; the method never sees them.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,9 +26,8 @@ import torch
 
 from medaug.evaluate.features import extract_features
 from medaug.evaluate.knn import knn_accuracy
-from medaug.store import export_encoder
+from medaug.store import TRAINING_FILE, export_encoder, training_log_path, write_table
 
-METRICS_FILE = "metrics.csv"
 #: The ``epoch`` of the row that holds the randomly initialised encoder's kNN accuracy.
 INIT_EPOCH = -1
 COLUMNS = ["epoch", "step", "loss", "lr", "images_per_s", "emb_std", "emb_spread", "knn_acc",
@@ -55,7 +56,7 @@ class Monitor(L.Callback):
     """Per-epoch metrics, the collapse warning, and the encoder export of a pretraining run.
 
     Args:
-        folder: the run folder (``metrics.csv`` and the encoder go there).
+        folder: the run folder (``training.csv`` and the encoder go there).
         backbone_name: recorded beside the exported encoder.
         knn: the kNN monitor's data, or ``None`` (no labels or no val split).
         encoder_info: more fields for ``encoder.json`` (image size, data fingerprint, ...).
@@ -80,15 +81,15 @@ class Monitor(L.Callback):
         against it)."""
         if not trainer.is_global_zero:
             return
-        rows = read_metrics(self.folder)
+        rows = read_training(self.folder)
         if len(rows):
-            write_metrics(self.folder, rows[rows["epoch"] < trainer.current_epoch])
+            write_training(self.folder, rows[rows["epoch"] < trainer.current_epoch])
         elif trainer.global_step == 0 and self.knn is not None:
             nan = float("nan")
             row: dict[str, Any] = dict.fromkeys(COLUMNS, nan)
             row.update(epoch=INIT_EPOCH, step=0, collapse_warning=False)
             row["knn_acc"], row["knn_balanced_acc"] = self._knn(pl_module)
-            write_metrics(self.folder, pd.DataFrame([row], columns=COLUMNS))
+            write_training(self.folder, pd.DataFrame([row], columns=COLUMNS))
             if self.say is not None:
                 self.say(f"random init: kNN acc {row['knn_acc']:.3f} (balanced "
                          f"{row['knn_balanced_acc']:.3f})")
@@ -126,10 +127,10 @@ class Monitor(L.Callback):
             return
         if self.knn is not None:
             row["knn_acc"], row["knn_balanced_acc"] = self._knn(pl_module)
-        rows = read_metrics(self.folder)
+        rows = read_training(self.folder)
         new = pd.DataFrame([row], columns=COLUMNS)
         rows = rows[rows["epoch"] != row["epoch"]]
-        write_metrics(self.folder, pd.concat([rows, new], ignore_index=True) if len(rows) else new)
+        write_training(self.folder, pd.concat([rows, new], ignore_index=True) if len(rows) else new)
         export_encoder(pl_module.backbone, self.folder, self.backbone_name,
                        epoch=trainer.current_epoch, step=trainer.global_step, **self.encoder_info)
         if self.say is not None:
@@ -158,17 +159,20 @@ def format_row(row: dict[str, Any]) -> str:
             f"{row['images_per_s']:.1f} img/s, spread {row['emb_spread']:.3f}{knn}")
 
 
-def read_metrics(folder: Path) -> pd.DataFrame:
-    """The run's ``metrics.csv`` (empty, with the columns, when there is none)."""
-    path = Path(folder) / METRICS_FILE
+def read_training(folder: Path) -> pd.DataFrame:
+    """The run's per-epoch rows (``training.csv``, or a folder's old ``metrics.csv`` of
+    epoch rows; empty, with the columns, when there is neither)."""
+    path = training_log_path(Path(folder))
     if not path.is_file():
         return pd.DataFrame(columns=COLUMNS)
     return pd.read_csv(path)
 
 
-def write_metrics(folder: Path, rows: pd.DataFrame) -> None:
-    """Replace ``metrics.csv`` through a temporary file."""
-    path = Path(folder) / METRICS_FILE
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    rows.to_csv(tmp, index=False)
-    os.replace(tmp, path)
+def write_training(folder: Path, rows: pd.DataFrame) -> None:
+    """Replace ``training.csv`` through a temporary file; an old folder's ``metrics.csv`` of
+    epoch rows, read before, is removed once its rows are in ``training.csv``."""
+    folder = Path(folder)
+    old = training_log_path(folder)
+    write_table(folder / TRAINING_FILE, rows)
+    if old.name != TRAINING_FILE and old.is_file():
+        old.unlink()

@@ -35,11 +35,11 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from medaug.augment.crop import Crop
 from medaug.augment.pipeline import Pipeline, build_pipeline
 from medaug.augment.views import MultiViews, TwoViews, ViewSpec
-from medaug.data.cache import CachedDataset, build_cache
-from medaug.data.config import PrepareConfig, prepare_to_dict
-from medaug.data.datasets import load_dataset
+from medaug.data.cache import CachedDataset
+from medaug.data.config import PrepareConfig, prepare_from_dict, prepare_to_dict
+from medaug.data.open import open_dataset
 from medaug.errors import ConfigError, TrainingError
-from medaug.methods.args import accepts, parse_method_args
+from medaug.methods.args import accepts, effective_args, parse_method_args
 from medaug.methods.base import OptimConfig, SSLMethod, create_method
 from medaug.models.backbones import create_backbone
 from medaug.store import (
@@ -52,8 +52,8 @@ from medaug.store import (
 )
 from medaug.train.curves import plot_curves
 from medaug.train.data import CacheDataModule, check_batch
-from medaug.train.monitor import KnnSplits, Monitor, read_metrics
-from medaug.train.pretrain_config import PretrainConfig
+from medaug.train.monitor import KnnSplits, Monitor, read_training
+from medaug.train.pretrain_config import PretrainConfig, pretrain_from_dict
 from medaug.train.trainer import choose_precision, is_primary_process, make_trainer, strategy_of
 
 LOG_FILE = "run.log"
@@ -74,7 +74,8 @@ class PretrainResult:
 
 def run_pretrain(data: PrepareConfig, config: PretrainConfig, out: Path, resume: bool = False,
                  callbacks: Sequence[L.Callback] = (), progress: bool | None = None,
-                 say: Callable[[str], None] | None = print) -> PretrainResult:
+                 say: Callable[[str], None] | None = print,
+                 cache: CachedDataset | None = None) -> PretrainResult:
     """Pretrain an encoder on the train split of ``data`` and write the run folder ``out``.
 
     The primary process holds ``out``'s lock (:func:`medaug.store.lock_run_folder`) for the
@@ -87,6 +88,8 @@ def run_pretrain(data: PrepareConfig, config: PretrainConfig, out: Path, resume:
         callbacks: more Lightning callbacks (tests use one to simulate a crash).
         progress: show Lightning's progress bar (default: when stderr is a terminal).
         say: prints status lines (``None`` is silent).
+        cache: ``data`` already opened (:func:`medaug.data.open.open_dataset`; a caller that
+            runs several stages opens it once); without it ``data`` is opened here.
 
     Raises:
         TrainingError: ``out`` holds a run and ``resume`` is false, nothing to resume, another
@@ -98,12 +101,12 @@ def run_pretrain(data: PrepareConfig, config: PretrainConfig, out: Path, resume:
     """
     out = Path(out)
     with lock_run_folder(out) if is_primary_process() else contextlib.nullcontext(out):
-        return _run(data, config, out, resume, callbacks, progress, say)
+        return _run(data, config, out, resume, callbacks, progress, say, cache)
 
 
 def _run(data: PrepareConfig, config: PretrainConfig, out: Path, resume: bool,
          callbacks: Sequence[L.Callback], progress: bool | None,
-         say: Callable[[str], None] | None) -> PretrainResult:
+         say: Callable[[str], None] | None, cache: CachedDataset | None) -> PretrainResult:
     started = time.perf_counter()
     primary = is_primary_process()
     resolved = {**prepare_to_dict(data), "pretrain": dataclasses.asdict(config)}
@@ -115,8 +118,8 @@ def _run(data: PrepareConfig, config: PretrainConfig, out: Path, resume: bool,
     progress = progress if progress is not None else sys.stderr.isatty()
     L.seed_everything(config.seed, workers=True, verbose=False)
     method = build_method(config, world)  # a bad name or spec fails before any data work
-    cache = build_cache(load_dataset(data.data.dataset, data.data.options), data.preprocess,
-                        progress=progress, resolved=prepare_to_dict(data))
+    if cache is None:
+        cache = open_dataset(data, progress=progress)
     train_rows = cache.split_indices("train")
     check_batch(len(train_rows), config.batch_size, world, cache.manifest.name)
     datamodule = CacheDataModule(cache.images, train_rows, config.batch_size, seed=config.seed,
@@ -168,7 +171,7 @@ def _run(data: PrepareConfig, config: PretrainConfig, out: Path, resume: bool,
     record("finished")
     if primary:
         plot_curves([out], out / CURVES_FILE, labels=[config.method])
-    return PretrainResult(out, read_metrics(out), cache, time.perf_counter() - started)
+    return PretrainResult(out, read_training(out), cache, time.perf_counter() - started)
 
 
 def _teller(path: Path, say: Callable[[str], None] | None) -> Callable[[str], None]:
@@ -254,10 +257,13 @@ def _check_folder(out: Path, resolved: dict[str, Any], resume: bool, ckpt: Path,
         raise TrainingError(f"{out}: nothing to resume (no {RUN_FILE} and no "
                             f"{CKPT_DIR}/{LAST_CKPT}); start the run without --resume")
     if record is not None:
+        saved = saved_settings(record.config)
         changed = [f"{section}.{key}" for section, values in resolved.items()
                    for key, value in values.items()
-                   if _plain(record.config.get(section, {}).get(key)) != _plain(value)
-                   and not (section == "pretrain" and key in PretrainConfig.RESUMABLE)]
+                   if _plain(saved.get(section, {}).get(key)) != _plain(value)
+                   and not (section == "pretrain" and key in PretrainConfig.RESUMABLE)
+                   and not (section == "pretrain" and key == "method_args"
+                            and _same_args(values["method"], saved["pretrain"], value))]
         if changed:
             raise ConfigError(f"{out}: --resume must keep the run's settings, but "
                               f"{', '.join(changed)} differ from {out / RUN_FILE}; start a new "
@@ -265,6 +271,32 @@ def _check_folder(out: Path, resolved: dict[str, Any], resume: bool, ckpt: Path,
     if not ckpt.is_file() and say is not None:
         say(f"{out}: the run stopped before its first checkpoint; starting it again from "
             "scratch with the same settings")
+
+
+def saved_settings(config: dict[str, Any]) -> dict[str, Any]:
+    """A run record's config sections as this version resolves them: an older folder's
+    ``pretrain`` section gets the fields added since at their defaults (``local_crops``, ...)
+    and its legacy keys folded into ``method_args``, its ``data`` and ``preprocess`` sections
+    their defaults too; a record that no longer parses is returned as saved (every differing
+    key is then named)."""
+    try:
+        data = prepare_to_dict(prepare_from_dict(config, RUN_FILE))
+        pretrain = dataclasses.asdict(pretrain_from_dict(config, RUN_FILE))
+    except (ConfigError, TypeError, ValueError):
+        return config
+    return {**config, **data, "pretrain": pretrain}
+
+
+def _same_args(method: str, saved: dict[str, Any], spec: str) -> bool:
+    """Whether the saved section's ``method_args`` and ``spec`` set ``method`` alike (an
+    argument given at its default is the same as one left out)."""
+    if saved.get("method") != method:
+        return False
+    try:
+        return _plain(effective_args(method, str(saved.get("method_args") or ""))) \
+            == _plain(effective_args(method, spec))
+    except ConfigError:
+        return False
 
 
 def _plain(value: Any) -> Any:

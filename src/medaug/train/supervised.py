@@ -3,8 +3,11 @@ score it on the test split like a probe (same thresholds from val, same interval
 
 One run folder per (label fraction, seed)::
 
-    run.json            resolved config, data fingerprint, status (running/finished/failed)
-    train_metrics.csv   per validation pass: epoch, step, train loss, val AUROC
+    run.json            resolved config, data fingerprint, status (running/finished/failed/
+                        interrupted), written and read by medaug.store
+    training.csv        per validation pass: epoch, step, train loss, val AUROC (folders made
+                        before the name changed hold it as train_metrics.csv; still read)
+    .lock               held (flock) by the process writing the run
     encoder.pt/.json    the backbone at the best val AUROC (loads like a pretraining encoder)
     head.pt             its linear head
     checkpoints/last.ckpt   for --resume
@@ -16,6 +19,7 @@ With several fractions or seeds, each run is a subfolder ``f<fraction>-s<seed>``
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -28,11 +32,12 @@ import lightning as L
 import numpy as np
 import pandas as pd
 import torch
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from medaug.augment.pipeline import build_pipeline
-from medaug.data.cache import CachedDataset, build_cache
+from medaug.data.cache import CachedDataset
 from medaug.data.config import PrepareConfig, prepare_to_dict
-from medaug.data.datasets import load_dataset
+from medaug.data.open import open_dataset
 from medaug.errors import TrainingError
 from medaug.evaluate.encoders import file_sha256
 from medaug.evaluate.features import extract_features
@@ -46,13 +51,21 @@ from medaug.evaluate.record import (
 from medaug.evaluate.scoring import PREDICTION_COLUMNS, score_all, summarise
 from medaug.methods.optim import OptimConfig
 from medaug.models.backbones import create_backbone
-from medaug.store import load_encoder, write_json, write_table
+from medaug.store import (
+    TRAINING_FILE,
+    Interrupted,
+    load_checkpoint,
+    load_encoder,
+    lock_run_folder,
+    read_run,
+    training_log_path,
+    write_run_record,
+    write_table,
+)
 from medaug.train.classifier import LabelledData, SupervisedClassifier, load_head
 from medaug.train.supervised_config import SupervisedConfig
 from medaug.train.trainer import choose_precision, make_trainer
 
-RUN_FILE = "run.json"
-TRAIN_LOG = "train_metrics.csv"
 CKPT = Path("checkpoints") / "last.ckpt"
 
 
@@ -71,18 +84,35 @@ def run_supervised_grid(data: PrepareConfig, config: SupervisedConfig, out: Path
                         fractions: tuple[float, ...] = (1.0,), seeds: int = 1,
                         name: str = "supervised", resume: bool = False,
                         say: Callable[[str], None] | None = print,
-                        callbacks: Sequence[L.Callback] = ()) -> SupervisedResult:
+                        callbacks: Sequence[L.Callback] = (),
+                        cache: CachedDataset | None = None) -> SupervisedResult:
     """Train (or reuse) one run per label fraction and subset seed and evaluate them all.
 
     A single fraction of 1 trains in ``out`` itself; otherwise each run is ``out/f<f>-s<s>``.
     Finished subfolders are reused, so a crashed grid continues where it stopped.
     ``callbacks`` are more Lightning callbacks for every run (tests simulate a crash with one).
+    ``cache`` is ``data`` already opened (:func:`medaug.data.open.open_dataset`), so a caller
+    that runs several stages lists and fingerprints the files once. ``out`` (and each
+    subfolder while it trains) is locked (:func:`medaug.store.lock_run_folder`).
+
+    Raises:
+        TrainingError: a folder holds a run with other settings or an unfinished one without
+            ``resume``, another process writes it, or it cannot be written.
+        Interrupted: Ctrl-C (``exit_code`` 130) or SIGTERM (143); ``--resume`` continues.
     """
+    with lock_run_folder(Path(out)):
+        return _grid(data, config, Path(out), fractions, seeds, name, resume, say, callbacks,
+                     cache)
+
+
+def _grid(data: PrepareConfig, config: SupervisedConfig, out: Path,
+          fractions: tuple[float, ...], seeds: int, name: str, resume: bool,
+          say: Callable[[str], None] | None, callbacks: Sequence[L.Callback],
+          cache: CachedDataset | None) -> SupervisedResult:
     started = time.perf_counter()
     build_pipeline(config.ops)  # a bad spec fails before any data work
     create_backbone(config.backbone)
-    cache = build_cache(load_dataset(data.data.dataset, data.data.options), data.preprocess,
-                        progress=False, resolved=prepare_to_dict(data))
+    cache = cache if cache is not None else open_dataset(data)
     rows = cache.labelled_splits("the supervised baseline")
     grid = [(f, s) for f in fractions for s in range(seeds if f < 1 else 1)]
     single = grid == [(1.0, 0)]
@@ -90,9 +120,11 @@ def run_supervised_grid(data: PrepareConfig, config: SupervisedConfig, out: Path
     runs: dict[str, dict] = {}
     for fraction, subset in grid:
         folder = Path(out) if single else Path(out) / f"f{fraction:g}-s{subset}"
-        preds.append(train_one(cache, rows, data, config, folder, fraction, subset, name,
-                               resume=resume or not single, say=say, callbacks=callbacks))
-        saved = json.loads((folder / RUN_FILE).read_text())
+        with contextlib.nullcontext() if single else lock_run_folder(folder):
+            preds.append(train_one(cache, rows, data, config, folder, fraction, subset, name,
+                                   resume=resume or not single, say=say, callbacks=callbacks))
+        record = read_run(folder)
+        saved = record.raw if record is not None else {}
         runs[str(folder)] = {"fraction": fraction, "subset_seed": subset,
                              "weights_sha256": file_sha256(folder / "encoder.pt"),
                              **{k: saved.get(k) for k in ("best_epoch", "val_auroc",
@@ -100,7 +132,6 @@ def run_supervised_grid(data: PrepareConfig, config: SupervisedConfig, out: Path
     predictions = pd.concat(preds, ignore_index=True)[list(PREDICTION_COLUMNS)]
     metrics = score_all(predictions, config.threshold, config.bootstrap, 0)
     summary = summarise(metrics)
-    out = Path(out)
     write_table(out / PREDICTIONS_FILE, predictions)
     write_table(out / METRICS_FILE, metrics)
     write_table(out / SUMMARY_FILE, summary)
@@ -176,6 +207,9 @@ def _fit(cache: CachedDataset, config: SupervisedConfig, folder: Path, resolved:
     every = max(1, epochs // config.epochs)  # about `config.epochs` validation passes
     folder.mkdir(parents=True, exist_ok=True)
     _write_run(folder, resolved, cache, "running", train_images=len(train), epochs=epochs)
+    resume_from = folder / CKPT if resume and (folder / CKPT).is_file() else None
+    if resume_from is not None:
+        load_checkpoint(resume_from)  # refuses unsafe or foreign content with one line
     if say is not None:
         say(f"supervised {config.backbone} on {len(train)} labelled {cache.manifest.name} "
             f"train images ({100 * fraction:g}% of the labels) for {epochs} epochs "
@@ -192,7 +226,16 @@ def _fit(cache: CachedDataset, config: SupervisedConfig, folder: Path, resolved:
                        use_distributed_sampler=False, log_every_n_steps=max(1, steps_per_epoch))
     try:
         trainer.fit(module, datamodule=datamodule,
-                    ckpt_path=str(folder / CKPT) if resume and (folder / CKPT).is_file() else None)
+                    ckpt_path=str(resume_from) if resume_from is not None else None,
+                    weights_only=True)
+    except (KeyboardInterrupt, SystemExit) as exc:  # Lightning: SIGTERM, or Ctrl-C -> exit(1)
+        _collect_log(folder)
+        code = 143 if isinstance(exc, SIGTERMException) else 130
+        _write_run(folder, resolved, cache, "interrupted",
+                   reason=f"{'SIGTERM' if code == 143 else 'Ctrl-C'}; continue with --resume",
+                   train_images=len(train), epochs=epochs)
+        raise Interrupted(f"interrupted: continue with medaug supervised --resume --out "
+                          f"{folder}", exit_code=code) from exc
     except BaseException as exc:
         _collect_log(folder)
         _write_run(folder, resolved, cache, "failed", reason=f"{type(exc).__name__}: {exc}",
@@ -216,12 +259,11 @@ def _state(folder: Path, resolved: dict, resume: bool) -> str:
         TrainingError: the folder holds a run with other settings, or one that did not finish
             and ``resume`` is false.
     """
-    run_file = folder / RUN_FILE
-    if not run_file.is_file():
+    record = read_run(folder)  # a garbage run.json is one line here
+    if record is None:
         return "fresh"
-    saved = json.loads(run_file.read_text())
-    same = _training_settings(saved.get("config") or {}) == _training_settings(resolved)
-    if saved.get("status") == "finished" and same:
+    same = _training_settings(record.config) == _training_settings(resolved)
+    if record.status == "finished" and same:
         return "finished"
     if not same:
         raise TrainingError(f"{folder} holds a supervised run with other settings; choose "
@@ -241,25 +283,25 @@ def _training_settings(resolved: dict) -> dict:
 
 
 def _collect_log(folder: Path) -> None:
-    """Add Lightning's CSV log (epoch, step, loss, val_auroc) to ``train_metrics.csv``: a
-    resumed run's Lightning log starts afresh, so earlier epochs are kept from the file and
-    epochs trained again are replaced."""
+    """Add Lightning's CSV log (epoch, step, loss, val_auroc) to ``training.csv``: a
+    resumed run's Lightning log starts afresh, so earlier epochs are kept from the file (or
+    from an older folder's ``train_metrics.csv``, removed once moved) and epochs trained again
+    are replaced."""
     log = folder / "log" / "metrics.csv"
     if not log.is_file():
         return
     frame = pd.read_csv(log)
     cols = [c for c in ("epoch", "step", "loss", "val_auroc") if c in frame.columns]
     new = frame[cols].groupby("epoch", as_index=False).last()
-    old_path = folder / TRAIN_LOG
+    old_path = training_log_path(folder)
     if old_path.is_file():
         old = pd.read_csv(old_path)
         new = pd.concat([old[~old["epoch"].isin(new["epoch"])], new], ignore_index=True)
-    write_table(old_path, new.sort_values("epoch").reset_index(drop=True))
+    write_table(folder / TRAINING_FILE, new.sort_values("epoch").reset_index(drop=True))
+    if old_path.name != TRAINING_FILE:
+        old_path.unlink(missing_ok=True)
 
 
 def _write_run(folder: Path, resolved: dict, cache: CachedDataset, status: str,
                reason: str | None = None, **extra: object) -> None:
-    write_json(folder / RUN_FILE, {
-        "status": status, "reason": reason, "config": resolved,
-        "data": cache.describe(), **extra,
-        "torch_version": torch.__version__, "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+    write_run_record(folder, status, resolved, cache.describe(), reason=reason, **extra)
