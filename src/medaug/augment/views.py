@@ -35,7 +35,11 @@ class MultiViews(nn.Module):
 
     ``forward(x, generator)`` is the list of every spec's ``count`` views, in order; all
     parameters are drawn first from the one generator (view by view, in that order), every
-    sample of each view gets its own, and no view is computed from another.
+    sample of each view gets its own, and no view is computed from another. ``x`` holds
+    ``P`` images per sample ``(B, P, H, W)``: ``P = 1`` is the usual case (every view of the
+    one image); with ``P = 2`` (positives from two images of one patient or study,
+    ``medaug pretrain --positives``) view ``j`` is drawn from image ``j mod P``: the first
+    global view from the image, the second from its partner, local views alternating.
 
     Raises:
         AugmentError: no views, a count below 1 or a size below 1.
@@ -54,18 +58,19 @@ class MultiViews(nn.Module):
         return len(self.plan)
 
     def forward(self, x: Tensor, generator: torch.Generator | None = None) -> list[Tensor]:
-        """Views of ``x`` ``(B, 1, H, W)``: tensors ``(B, 1, size, size)`` (``(B, 1, H, W)``
-        where no size is given)."""
+        """Views of ``x`` ``(B, P, H, W)`` (``P`` images per sample, usually 1): tensors
+        ``(B, 1, size, size)`` (``(B, 1, H, W)`` where no size is given)."""
         generator = generator if generator is not None else fresh_generator()
+        sources = [x[:, p:p + 1] for p in range(x.shape[1])]
         hosts, bounds = [], []
-        for i, _ in self.plan:
+        for j, (i, _) in enumerate(self.plan):
             start = len(hosts)
-            hosts += self.pipelines[i].sample_host(x, generator)
+            hosts += self.pipelines[i].sample_host(sources[j % len(sources)], generator)
             bounds.append((start, len(hosts)))
         params = to_params(hosts, x.device)  # one copy for every view
         views = []
-        for (i, size), (a, b) in zip(self.plan, bounds, strict=True):
-            view = self.pipelines[i].apply(x, params[a:b])
+        for j, ((i, size), (a, b)) in enumerate(zip(self.plan, bounds, strict=True)):
+            view = self.pipelines[i].apply(sources[j % len(sources)], params[a:b])
             if size is not None and tuple(view.shape[-2:]) != (size, size):
                 view = F.interpolate(view, size=(size, size), mode="bilinear",
                                      align_corners=False, antialias=True)

@@ -38,7 +38,7 @@ KEYS: dict[str, tuple[str, str]] = {
         "method", "ops", "ops2", "backbone", "epochs", "batch_size", "optimizer", "lr",
         "weight_decay", "warmup_epochs", "method_args", "seed", "knn_k", "accelerator",
         "devices", "num_nodes", "strategy", "precision", "workers", "local_crops",
-        "local_size"))}
+        "local_size", "positives"))}
 
 
 @app.command()
@@ -89,6 +89,9 @@ def pretrain(
                            "6-10)")] = P.local_crops,
     local_size: Annotated[int | None, typer.Option(help="Side of the local views in px "
                           "(default: 3/7 of --size, DINO's 96/224)")] = P.local_size,
+    positives: Annotated[str, typer.Option(help="Second view from: image (the same image), "
+                         "study or patient (another image of the same study/patient when "
+                         "there is one, MICLe)")] = P.positives,
     out: Annotated[Path, typer.Option(help="Run folder to write")] = Path("runs/pretrain"),
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its "
                       "last checkpoint")] = False,

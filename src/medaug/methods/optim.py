@@ -129,9 +129,11 @@ def configure(groups: nn.Module | Iterable[dict[str, Any]], optim: OptimConfig, 
 def augment_batch(augment: Callable[[Tensor, torch.Generator], Any], images: Tensor,
                   device: torch.device, seed: int) -> Any:
     """``augment(x, generator)`` of a ``uint8`` batch ``(B, S, S)`` as floats ``(B, 1, S, S)``
-    in ``[0, 1]`` on ``device``, drawn from a generator seeded by ``seed``
-    (:func:`step_seed`), without gradients and outside autocast."""
-    x = images.to(device, non_blocking=True).float().div_(255).unsqueeze(1)
+    in ``[0, 1]`` on ``device`` (a batch of pairs ``(B, 2, S, S)``, ``--positives``, stays
+    ``(B, 2, S, S)``), drawn from a generator seeded by ``seed`` (:func:`step_seed`), without
+    gradients and outside autocast."""
+    x = images.to(device, non_blocking=True).float().div_(255)
+    x = x.unsqueeze(1) if x.ndim == 3 else x
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad(), torch.autocast(x.device.type, enabled=False):
         return augment(x, generator)

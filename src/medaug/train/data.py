@@ -1,5 +1,7 @@
-"""The cache's images as batches for Lightning: ``uint8`` ``(B, S, S)``, no augmentation here
-(views are made batched on the training device by the method), labels never handed out.
+"""The cache's images as batches for Lightning: ``uint8`` ``(B, S, S)`` (pairs ``(B, 2, S, S)``
+with positives from another image of the patient or study, :mod:`medaug.train.positives`), no
+augmentation here (views are made batched on the training device by the method), labels never
+handed out.
 
 The order is a seeded shuffle per epoch (``DistributedSampler`` with ``seed`` and
 ``set_epoch``, one replica on a single process), so a resumed run reads the batches the
@@ -15,6 +17,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from medaug.errors import TrainingError
+from medaug.train.positives import EpochSampler, PairedImages, Partners
 
 
 class CacheImages(Dataset[Tensor]):
@@ -43,12 +46,16 @@ class CacheDataModule(L.LightningDataModule):
         workers: DataLoader worker processes (0 reads in the training process; the memory map
             makes that cheap).
         name: the dataset's name, for error messages.
+        partners: the partners of each training row (by position in ``indices``): batches
+            become pairs ``(B, 2, S, S)``; ``None``: single images.
     """
 
     def __init__(self, images: np.ndarray, indices: np.ndarray, batch_size: int, seed: int = 0,
-                 workers: int = 0, name: str = "dataset") -> None:
+                 workers: int = 0, name: str = "dataset", partners: Partners | None = None
+                 ) -> None:
         super().__init__()
-        self.dataset = CacheImages(images, indices)
+        self.dataset: Dataset[Tensor] = (CacheImages(images, indices) if partners is None
+                                         else PairedImages(images, indices, partners, seed))
         self.batch_size = int(batch_size)
         self.seed = int(seed)
         self.workers = int(workers)
@@ -69,8 +76,9 @@ def seeded_loader(dataset: Dataset, batch_size: int, seed: int, workers: int = 0
     (``DistributedSampler``; Lightning calls ``set_epoch``), process ``rank`` of ``world``
     reading its share: a resumed run reads the batches the uninterrupted run read. Pretraining
     and the supervised baseline share this one loader."""
-    sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True,
-                                 seed=seed, drop_last=True)
+    kind = EpochSampler if isinstance(dataset, PairedImages) else DistributedSampler
+    sampler = kind(dataset, num_replicas=world, rank=rank, shuffle=True, seed=seed,
+                   drop_last=True)
     return DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=True,
                       num_workers=workers, persistent_workers=workers > 0,
                       pin_memory=pin_memory)

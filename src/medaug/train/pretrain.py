@@ -53,6 +53,7 @@ from medaug.store import (
 from medaug.train.curves import plot_curves
 from medaug.train.data import CacheDataModule, check_batch
 from medaug.train.monitor import KnnSplits, Monitor, read_training
+from medaug.train.positives import Partners, grouping, partner_table
 from medaug.train.pretrain_config import PretrainConfig, pretrain_from_dict
 from medaug.train.trainer import choose_precision, is_primary_process, make_trainer, strategy_of
 
@@ -122,8 +123,10 @@ def _run(data: PrepareConfig, config: PretrainConfig, out: Path, resume: bool,
         cache = open_dataset(data, progress=progress)
     train_rows = cache.split_indices("train")
     check_batch(len(train_rows), config.batch_size, world, cache.manifest.name)
+    partners = _partners(cache, train_rows, config.positives)
     datamodule = CacheDataModule(cache.images, train_rows, config.batch_size, seed=config.seed,
-                                 workers=config.workers, name=cache.manifest.name)
+                                 workers=config.workers, name=cache.manifest.name,
+                                 partners=partners)
     info = {"image_size": data.preprocess.size, "clahe": data.preprocess.clahe,
             "method": config.method, "ops": config.ops, "data_fingerprint": cache.fingerprint}
     tell = _teller(out / LOG_FILE, say) if primary else say
@@ -152,6 +155,10 @@ def _run(data: PrepareConfig, config: PretrainConfig, out: Path, resume: bool,
         tell(f"pretraining {config.method} ({config.backbone}, ops {config.ops}) on "
              f"{len(train_rows)} {cache.manifest.name} train images at "
              f"{data.preprocess.size} px for {config.epochs} epochs -> {out}")
+        if partners is not None:
+            tell(f"positives from another image of the same {config.positives}: "
+                 f"{partners.paired} of {len(train_rows)} train images have one (the others "
+                 "pair with themselves)")
     try:
         trainer.fit(method, datamodule=datamodule, ckpt_path=str(ckpt) if from_ckpt else None,
                     weights_only=True)
@@ -230,6 +237,12 @@ def build_method(config: PretrainConfig, world: int, image_size: int | None = No
         "optim": OptimConfig(config.optimizer, config.lr, config.weight_decay,
                              config.warmup_epochs)}
     return create_method(config.method, **base, **extra)
+
+
+def _partners(cache: CachedDataset, rows: Any, positives: str) -> Partners | None:
+    """The partners of the train rows under ``positives`` (``None`` for ``image``)."""
+    groups = grouping(cache.manifest.frame, positives)
+    return None if groups is None else partner_table(groups[rows])
 
 
 def _knn_splits(cache: CachedDataset, config: PretrainConfig) -> KnnSplits | None:

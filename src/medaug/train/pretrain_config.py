@@ -23,6 +23,9 @@ class PretrainConfig:
     ``local_crops`` adds that many multi-crop local views (``ops`` with a crop of 5-40 % of
     the area) resized to ``local_size`` px (``None``: 3/7 of the image size, DINO's 96/224);
     0 keeps the two global views alone.
+    ``positives`` is where the second view comes from: ``image`` (the same image, the usual
+    SSL pair), ``study`` or ``patient`` (another image of the same study or patient when there
+    is one, MICLe; see :mod:`medaug.train.positives` for when that is sound).
     ``precision="auto"`` is bf16 mixed precision on GPUs that support it, fp16 mixed on other
     GPUs and fp32 on the CPU.
     """
@@ -49,6 +52,7 @@ class PretrainConfig:
     workers: int = 0
     local_crops: int = 0
     local_size: int | None = None
+    positives: str = "image"
 
     #: Fields a resumed run may change (where and how fast it runs, and how long).
     RESUMABLE = ("epochs", "accelerator", "devices", "num_nodes", "strategy", "precision",
@@ -64,6 +68,8 @@ class PretrainConfig:
         if not 0 <= self.warmup_epochs < self.epochs:
             bad.append(f"warmup_epochs must be in [0, epochs={self.epochs}), got "
                        f"{self.warmup_epochs}")
+        if self.positives not in ("image", "study", "patient"):
+            bad.append(f"positives must be image, study or patient, got {self.positives!r}")
         if self.local_size is not None and self.local_size < 1:
             bad.append(f"local_size must be at least 1, got {self.local_size}")
         if self.weight_decay < 0:
