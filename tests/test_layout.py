@@ -12,7 +12,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "medaug"
 
 #: Layers in import order: a unit may import its own subpackage and the layers before it only.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "registry", "paths", "config"),
+    ("errors", "registry", "paths", "config", "atomic"),
     ("data", "augment", "models"),
     ("store",),
     ("methods",),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import io
 import json
 import os
 import pickle
@@ -26,8 +27,11 @@ import pandas as pd
 import torch
 from torch import nn
 
+from medaug.atomic import atomic_write, save_npy, save_npz, save_png, write_json, write_table
 from medaug.errors import MedaugError, TrainingError
 from medaug.models.backbones import create_backbone, feature_dim, recipe
+
+__all__ = ["atomic_write", "save_npy", "save_npz", "save_png", "write_json", "write_table"]
 
 ENCODER_FILE = "encoder.pt"
 ENCODER_INFO = "encoder.json"
@@ -56,12 +60,12 @@ def export_encoder(backbone: nn.Module, folder: Path, name: str, **info: Any) ->
 
 def save_state_dict(module: nn.Module, path: Path) -> Path:
     """Save a CPU copy of ``module``'s ``state_dict`` at ``path`` through a temporary file
-    renamed into place; returns ``path``."""
+    renamed into place (a save cut short leaves the old file and no temporary one); returns
+    ``path``."""
     state = {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-    return path
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return atomic_write(path, buffer.getvalue())
 
 
 def load_encoder(path: Path) -> tuple[nn.Module, dict[str, Any]]:
@@ -88,43 +92,6 @@ def load_encoder(path: Path) -> tuple[nn.Module, dict[str, Any]]:
         raise TrainingError(f"{weights}: weights do not fit backbone {meta['backbone']!r}: "
                             f"{exc}") from exc
     return module, meta
-
-
-def atomic_write(path: Path, data: bytes | str) -> Path:
-    """Write ``data`` at ``path`` through a temporary file in the same folder renamed into
-    place (readers see the old file or the new one, never a torn one); returns ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        if isinstance(data, str):
-            tmp.write_text(data, encoding="utf-8")
-        else:
-            tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
-
-
-def write_json(path: Path, data: dict[str, Any]) -> Path:
-    """Write ``data`` as indented JSON, atomically (:func:`atomic_write`)."""
-    return atomic_write(path, json.dumps(data, indent=2, default=str) + "\n")
-
-
-def write_table(path: Path, frame: pd.DataFrame) -> Path:
-    """Write ``frame`` as CSV, atomically (:func:`atomic_write`)."""
-    return atomic_write(path, frame.to_csv(index=False))
-
-
-def save_png(figure: Any, path: Path, dpi: int = 100) -> Path:
-    """Save a matplotlib figure as PNG at ``path``, atomically (:func:`atomic_write`; parent
-    folders made); returns ``path``."""
-    import io
-
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=dpi)
-    return atomic_write(path, buffer.getvalue())
 
 
 @dataclass(frozen=True)
@@ -349,14 +316,10 @@ def save_probe(path: Path, arrays: dict[str, Any], **meta: Any) -> Path:
     """Write a fitted probe at ``path`` as ``.npz`` (no pickle): ``arrays`` (named numbers and
     arrays, e.g. scaler ``mean``/``scale``, ``coef``, ``intercept``, ``C``, ``threshold``) and
     ``meta`` (JSON: weights SHA-256, data fingerprint, ...), atomically; returns ``path``."""
-    import io
-
     import numpy as np
 
-    buffer = io.BytesIO()
-    np.savez(buffer, **{k: np.asarray(v) for k, v in arrays.items()},
-             meta=np.asarray(json.dumps(meta, default=str)))
-    return atomic_write(path, buffer.getvalue())
+    return save_npz(path, compressed=False, **{k: np.asarray(v) for k, v in arrays.items()},
+                    meta=np.asarray(json.dumps(meta, default=str)))
 
 
 def load_probe(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:

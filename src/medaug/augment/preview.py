@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,6 +12,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from torch import Tensor
 
+from medaug.atomic import save_png
 from medaug.augment.pipeline import build_pipeline
 from medaug.augment.registry import create_op, parse_spec
 from medaug.errors import AugmentError
@@ -80,14 +80,4 @@ def write_preview(images: Tensor, spec: str, path: str | os.PathLike[str], seed:
         axes[r][0].set_ylabel(textwrap.fill(label, 28), fontsize=7, rotation=0, ha="right",
                               va="center")
 
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, format="png", dpi=DPI)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out
+    return save_png(fig, Path(path), dpi=DPI)

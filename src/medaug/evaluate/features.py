@@ -3,13 +3,13 @@ keyed by the encoder's weights and the data's fingerprint."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
+from medaug.atomic import save_npy
 from medaug.paths import cache_dir
 
 
@@ -54,7 +54,5 @@ def cached_features(backbone: nn.Module, weights_sha256: str, images: np.ndarray
     folder.mkdir(parents=True, exist_ok=True)
     feats = extract_features(backbone, images, np.arange(len(images)), batch_size,
                              device).numpy().astype(np.float32)
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.npy")
-    np.save(tmp, feats)
-    os.replace(tmp, path)
+    save_npy(path, feats)
     return feats, False

@@ -21,7 +21,6 @@ An explanation folder holds, each file written through a temporary file renamed 
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -54,7 +53,7 @@ from medaug.explain.model import Explained, ProbedEncoder, explained_model, has_
 from medaug.explain.panel import plot_mean_maps, plot_panel
 from medaug.explain.saved_probe import check_probe_folder, saved_probe
 from medaug.explain.selection import mixed_rows, outcomes, rows_for_paths
-from medaug.store import provenance, write_json, write_table
+from medaug.store import provenance, save_npz, write_json, write_table
 
 PANEL_FILE = "panel.png"
 IMAGES_FILE = "images.csv"
@@ -333,8 +332,4 @@ def _panel(cache: CachedDataset, chosen: np.ndarray, table: pd.DataFrame,
 
 
 def _save_npz(path: Path, **arrays: Any) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.npz")
-    np.savez_compressed(tmp, **arrays)
-    os.replace(tmp, path)
-    return path
+    return save_npz(path, **arrays)
