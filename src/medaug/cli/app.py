@@ -30,7 +30,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def friendly(fn: F) -> F:
-    """Print a :class:`MedaugError` as one clear line and exit 2 instead of a traceback."""
+    """Print a :class:`MedaugError` as one clear line and exit 2 instead of a traceback; an
+    error that carries its own ``exit_code`` (an interrupted run: 130 for Ctrl-C, 143 for
+    SIGTERM, as shells report them) exits with that."""
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -39,7 +41,8 @@ def friendly(fn: F) -> F:
         except MedaugError as exc:
             Console(stderr=True, soft_wrap=True).print(
                 f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
-            sys.exit(2)
+            code = getattr(exc, "exit_code", 2)
+            sys.exit(code if isinstance(code, int) and not isinstance(code, bool) else 2)
 
     return wrapper  # type: ignore[return-value]
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import shlex
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -166,14 +167,16 @@ def _run(data: PrepareConfig, config: PretrainConfig, out: Path, resume: bool,
         code = 143 if isinstance(exc, SIGTERMException) else 130
         record("interrupted", f"{'SIGTERM' if code == 143 else 'Ctrl-C'}; continue with "
                               "--resume")
-        raise Interrupted(f"interrupted: continue with medaug pretrain --resume --out {out}",
+        raise Interrupted("interrupted: continue with medaug pretrain --resume --out "
+                          f"{shlex.quote(str(out))}",
                           exit_code=code) from exc
     except BaseException as exc:
         record("failed", f"{type(exc).__name__}: {exc}")
         raise
     if trainer.interrupted:
         record("interrupted", "continue with --resume")
-        raise Interrupted(f"interrupted: continue with medaug pretrain --resume --out {out}",
+        raise Interrupted("interrupted: continue with medaug pretrain --resume --out "
+                          f"{shlex.quote(str(out))}",
                           exit_code=130)
     record("finished")
     if primary:

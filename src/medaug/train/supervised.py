@@ -23,6 +23,7 @@ import contextlib
 import dataclasses
 import json
 import math
+import shlex
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -235,7 +236,7 @@ def _fit(cache: CachedDataset, config: SupervisedConfig, folder: Path, resolved:
                    reason=f"{'SIGTERM' if code == 143 else 'Ctrl-C'}; continue with --resume",
                    train_images=len(train), epochs=epochs)
         raise Interrupted(f"interrupted: continue with medaug supervised --resume --out "
-                          f"{folder}", exit_code=code) from exc
+                          f"{shlex.quote(str(folder))}", exit_code=code) from exc
     except BaseException as exc:
         _collect_log(folder)
         _write_run(folder, resolved, cache, "failed", reason=f"{type(exc).__name__}: {exc}",
