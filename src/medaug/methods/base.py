@@ -14,13 +14,14 @@ views are drawn here, batched, on the device the model is on, from a generator s
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
 import lightning as L
 import torch
-from lightly.models.utils import update_momentum
+from lightly.models.utils import deactivate_requires_grad, update_momentum
 from lightly.utils.debug import std_of_l2_normalized
 from lightly.utils.scheduler import cosine_schedule
 from torch import Tensor, nn
@@ -208,16 +209,29 @@ class SSLMethod(L.LightningModule):
             return 1
         return max(1, int(self.trainer.estimated_stepping_batches))
 
-    def configure_optimizers(self) -> dict[str, Any]:
+    def peak_lr(self) -> float:
+        """The run's peak learning rate: ``optim.lr``, or scaled with the global batch (the
+        datamodule's batch times the processes; 1 outside a trainer)."""
         world = self.trainer.world_size if self._trainer is not None else 1
         datamodule = getattr(self._trainer, "datamodule", None) if self._trainer else None
-        batch = getattr(datamodule, "batch_size", 1) * world
-        lr = self.optim.peak_lr(batch)
+        return self.optim.peak_lr(getattr(datamodule, "batch_size", 1) * world)
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        lr = self.peak_lr()
         total = self.total_steps()
         steps_per_epoch = max(1, total // max(1, self.trainer.max_epochs or 1)) \
             if self._trainer is not None else 1
         warmup = round(self.optim.warmup_epochs * steps_per_epoch)
         return configure(self.param_groups(), self.optim, lr, total, warmup)
+
+
+def momentum_copy(module: nn.Module) -> nn.Module:
+    """A frozen copy of ``module`` (no parameter requires a gradient) to be moved only by the
+    EMA of :meth:`SSLMethod.momentum_pairs`: BYOL's target, MoCo's key encoder, DINO's
+    teacher backbone."""
+    twin = copy.deepcopy(module)
+    deactivate_requires_grad(twin)
+    return twin
 
 
 #: Modules of this package that define no method; every other module in the folder is

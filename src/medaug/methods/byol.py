@@ -7,17 +7,15 @@ regresses every other view's target). The schedule itself is the base's."""
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import torch
 from lightly.loss import NegativeCosineSimilarity
 from lightly.models.modules.heads import BYOLPredictionHead, BYOLProjectionHead
-from lightly.models.utils import deactivate_requires_grad
 from torch import Tensor, nn
 
 from medaug.errors import ConfigError
-from medaug.methods.base import SSLMethod, register_method
+from medaug.methods.base import SSLMethod, momentum_copy, register_method
 
 
 @register_method("byol")
@@ -36,10 +34,8 @@ class BYOL(SSLMethod):
         super().__init__(momentum_base=momentum_base, **base)
         self.projection = BYOLProjectionHead(self.feature_dim, proj_hidden, proj_dim)
         self.prediction = BYOLPredictionHead(proj_dim, proj_hidden, proj_dim)
-        self.target_backbone = copy.deepcopy(self.backbone)
-        self.target_projection = copy.deepcopy(self.projection)
-        deactivate_requires_grad(self.target_backbone)
-        deactivate_requires_grad(self.target_projection)
+        self.target_backbone = momentum_copy(self.backbone)
+        self.target_projection = momentum_copy(self.projection)
         self.criterion = NegativeCosineSimilarity()
 
     def momentum_pairs(self) -> list[tuple[nn.Module, nn.Module]]:

@@ -16,7 +16,6 @@ head are lightly's ``DINOLoss`` and ``DINOProjectionHead``."""
 
 from __future__ import annotations
 
-import copy
 import warnings
 from typing import Any, ClassVar
 
@@ -28,7 +27,7 @@ from lightly.models.utils import deactivate_requires_grad
 from torch import Tensor, nn
 
 from medaug.errors import ConfigError
-from medaug.methods.base import SSLMethod, register_method
+from medaug.methods.base import SSLMethod, momentum_copy, register_method
 
 
 @register_method("dino")
@@ -96,11 +95,10 @@ class DINO(SSLMethod):
                                           norm_last_layer=norm_last_layer)
 
         self.head = head(freeze_last_layer)
-        self.teacher_backbone = copy.deepcopy(self.backbone)
+        self.teacher_backbone = momentum_copy(self.backbone)
         # A weight-normalised layer does not deepcopy; the teacher starts as the student.
         self.teacher_head = head(-1)
         self.teacher_head.load_state_dict(self.head.state_dict())
-        deactivate_requires_grad(self.teacher_backbone)
         deactivate_requires_grad(self.teacher_head)
         self.criterion = DINOLoss(output_dim, warmup_teacher_temp=warmup_teacher_temp,
                                   teacher_temp=teacher_temp,

@@ -9,17 +9,15 @@ ordered pair of distinct views when there are more than two)."""
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import torch
 from lightly.loss import NTXentLoss
 from lightly.models.modules.heads import MoCoProjectionHead, ProjectionHead
-from lightly.models.utils import deactivate_requires_grad
 from torch import Tensor, nn
 
 from medaug.errors import ConfigError
-from medaug.methods.base import SSLMethod, register_method
+from medaug.methods.base import SSLMethod, momentum_copy, register_method
 
 
 def mocov3_prediction_head(input_dim: int, hidden_dim: int, output_dim: int) -> ProjectionHead:
@@ -61,10 +59,8 @@ class MoCoV3(SSLMethod):
         self.projection = MoCoProjectionHead(self.feature_dim, proj_hidden, proj_dim,
                                              num_layers=proj_layers, batch_norm=True)
         self.prediction = mocov3_prediction_head(proj_dim, pred_hidden or proj_hidden, proj_dim)
-        self.target_backbone = copy.deepcopy(self.backbone)
-        self.target_projection = copy.deepcopy(self.projection)
-        deactivate_requires_grad(self.target_backbone)
-        deactivate_requires_grad(self.target_projection)
+        self.target_backbone = momentum_copy(self.backbone)
+        self.target_projection = momentum_copy(self.projection)
         self.criterion = NTXentLoss(temperature=temperature, memory_bank_size=0,
                                     gather_distributed=gather_distributed)
 

@@ -68,11 +68,6 @@ class SimSiam(SSLMethod):
             groups.append({**group, "params": [p for p in group["params"] if id(p) not in ids]})
         if not self.fixed_predictor_lr:
             return [*groups, {"params": predictor, "name": "predictor"}]
-        rate = self.predictor_lr if self.predictor_lr is not None else self._peak_lr()
+        rate = self.predictor_lr if self.predictor_lr is not None else self.peak_lr()
         return [*groups, {"params": predictor, "lr": rate, "name": "predictor"}]
 
-    def _peak_lr(self) -> float:
-        """The peak rate :meth:`SSLMethod.configure_optimizers` uses (the same global batch)."""
-        world = self.trainer.world_size if self._trainer is not None else 1
-        datamodule = getattr(self._trainer, "datamodule", None) if self._trainer else None
-        return self.optim.peak_lr(getattr(datamodule, "batch_size", 1) * world)
