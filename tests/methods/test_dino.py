@@ -164,3 +164,14 @@ def test_bad_settings() -> None:
         _dino(center_momentum=1.5)
     with pytest.raises(ConfigError, match="two views"):
         _dino().views_loss(_dino().make_views(uint8_batch(8, SIZE))[:1])
+
+
+def test_collapse_warnings_read_the_teacher_entropy() -> None:
+    m = _dino()
+    top = math.log(K)
+    assert m.collapse_warnings({"epoch": 3, "teacher_entropy": 0.5 * top}) == []
+    near_zero = m.collapse_warnings({"epoch": 3, "teacher_entropy": 0.05 * top})
+    assert len(near_zero) == 1 and "one prototype" in near_zero[0]
+    assert m.collapse_warnings({"epoch": 0, "teacher_entropy": 0.99 * top}) == []  # warm-up
+    uniform = m.collapse_warnings({"epoch": 1, "teacher_entropy": 0.99 * top})
+    assert len(uniform) == 1 and "uniform" in uniform[0]

@@ -92,6 +92,16 @@ class SSLMethod(L.LightningModule):
     #: 2048-wide Barlow Twins projector cannot be fitted by 8 samples in 5 steps). Training
     #: never reads them; a method whose defaults suit a tiny batch leaves this empty.
     SMOKE_ARGS: ClassVar[dict[str, Any]] = {}
+    #: Metrics the method logs per epoch (``self.log(..., on_epoch=True)``) beyond the base's,
+    #: written as more columns of ``training.csv`` by the monitor (DINO: teacher_entropy).
+    EPOCH_METRICS: ClassVar[tuple[str, ...]] = ()
+
+    def collapse_warnings(self, row: dict[str, Any]) -> list[str]:
+        """What collapse looks like for this method, read from one epoch's row of
+        ``training.csv`` (its :data:`EPOCH_METRICS` included): one line per sign, none when
+        healthy. The base's embedding-spread warning is the monitor's own; a method adds
+        the signs of its loss (DINO: a teacher entropy near 0 or stuck at its maximum)."""
+        return []
 
     def __init__(self, backbone: nn.Module, views: MultiViews, optim: OptimConfig | None = None,
                  seed: int = 0, momentum_base: float | None = None) -> None:

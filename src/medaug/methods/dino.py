@@ -16,6 +16,7 @@ head are lightly's ``DINOLoss`` and ``DINOProjectionHead``."""
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Any, ClassVar
 
@@ -149,6 +150,23 @@ class DINO(SSLMethod):
         self._entropy = self.teacher_entropy(teacher, epoch)  # before the centre moves
         loss = self.criterion(teacher, [logits for _, logits in student], epoch=epoch)
         return loss, student[0][0]
+
+    EPOCH_METRICS: ClassVar[tuple[str, ...]] = ("teacher_entropy",)
+
+    def collapse_warnings(self, row: dict[str, Any]) -> list[str]:
+        """A teacher entropy under a tenth of ``log(output_dim)`` (every image on one
+        prototype), or above 98 % of it after the first epoch (uniform targets: nothing
+        learnt), is collapse."""
+        entropy = float(row.get("teacher_entropy", float("nan")))
+        top = math.log(self.criterion.center.shape[-1])
+        if entropy < 0.1 * top:
+            return [f"teacher entropy {entropy:.3f} nats is near 0 (of at most {top:.2f}): "
+                    "the teacher puts every image on one prototype (try a higher "
+                    "teacher_temp warm-up or center_momentum)"]
+        if int(row.get("epoch", 0)) >= 1 and entropy > 0.98 * top:
+            return [f"teacher entropy {entropy:.3f} nats stays at its maximum {top:.2f}: "
+                    "uniform targets, the student learns nothing (try a lower teacher_temp)"]
+        return []
 
     def training_step(self, batch: Tensor, batch_idx: int) -> Tensor:
         loss = super().training_step(batch, batch_idx)

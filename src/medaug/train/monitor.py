@@ -123,22 +123,28 @@ class Monitor(L.Callback):
             "knn_acc": float("nan"), "knn_balanced_acc": float("nan"), "epoch_s": elapsed,
             "collapse_warning": bool(spread < COLLAPSE_SPREAD),
         }
+        for name in getattr(pl_module, "EPOCH_METRICS", ()):  # the method's own columns
+            row[name] = float(metrics.get(name, float("nan")))
+        signs = list(getattr(pl_module, "collapse_warnings", lambda r: [])(row))
+        row["collapse_warning"] = bool(row["collapse_warning"] or signs)
         if not trainer.is_global_zero:
             return
         if self.knn is not None:
             row["knn_acc"], row["knn_balanced_acc"] = self._knn(pl_module)
         rows = read_training(self.folder)
-        new = pd.DataFrame([row], columns=COLUMNS)
+        new = pd.DataFrame([row], columns=[*COLUMNS, *(k for k in row if k not in COLUMNS)])
         rows = rows[rows["epoch"] != row["epoch"]]
         write_training(self.folder, pd.concat([rows, new], ignore_index=True) if len(rows) else new)
         export_encoder(pl_module.backbone, self.folder, self.backbone_name,
                        epoch=trainer.current_epoch, step=trainer.global_step, **self.encoder_info)
         if self.say is not None:
             self.say(format_row(row))
-            if row["collapse_warning"]:
+            if spread < COLLAPSE_SPREAD:
                 self.say(f"warning: embedding spread {spread:.3f} < {COLLAPSE_SPREAD}: the "
                          "embeddings are collapsing towards one point (try a lower --lr, other "
                          "ops, or for SimCLR a larger batch)")
+            for sign in signs:
+                self.say(f"warning: {sign}")
 
     def _knn(self, pl_module: L.LightningModule) -> tuple[float, float]:
         knn = self.knn
@@ -155,8 +161,10 @@ def format_row(row: dict[str, Any]) -> str:
     """One human line of a metrics row."""
     knn = (f", kNN acc {row['knn_acc']:.3f} (balanced {row['knn_balanced_acc']:.3f})"
            if row["knn_acc"] == row["knn_acc"] else "")
+    extra = "".join(f", {k.replace('_', ' ')} {v:.3f}" for k, v in row.items()
+                    if k not in COLUMNS and isinstance(v, float))
     return (f"epoch {row['epoch']}: loss {row['loss']:.4f}, lr {row['lr']:.3g}, "
-            f"{row['images_per_s']:.1f} img/s, spread {row['emb_spread']:.3f}{knn}")
+            f"{row['images_per_s']:.1f} img/s, spread {row['emb_spread']:.3f}{knn}{extra}")
 
 
 def read_training(folder: Path) -> pd.DataFrame:
