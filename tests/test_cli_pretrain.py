@@ -122,3 +122,26 @@ def test_curves_draws_several_runs_and_names_a_folder_without_metrics(tmp_path: 
     assert out.is_file() and out.stat().st_size > 1000
     bad = runner.invoke(app, ["curves", str(tmp_path / "a"), str(tmp_path / "nothing")])
     assert bad.exit_code == 2 and "nothing" in bad.output and "training.csv" in bad.output
+
+
+def test_view_options_reach_the_pretrain_config(tmp_path: Path, monkeypatch) -> None:
+    """``--positives``, ``--local-crops`` and ``--local-size`` land in the PretrainConfig the
+    runner gets; a bad ``--positives`` is one line."""
+    import medaug.train.pretrain as pretrain
+    from medaug.errors import ConfigError
+
+    seen: dict = {}
+
+    def capture(data: object, config: object, *args: object, **kwargs: object) -> None:
+        seen["config"] = config
+        raise ConfigError("stop here")
+
+    monkeypatch.setattr(pretrain, "run_pretrain", capture)
+    result = runner.invoke(app, ["pretrain", "--positives", "patient", "--local-crops", "4",
+                                 "--local-size", "24", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2 and "stop here" in result.output
+    config = seen["config"]
+    assert (config.positives, config.local_crops, config.local_size) == ("patient", 4, 24)
+    bad = runner.invoke(app, ["pretrain", "--positives", "cousin", "--out", str(tmp_path / "b")])
+    assert bad.exit_code == 2 and "positives must be image, study or patient" in bad.output
+    assert "Traceback" not in bad.output
