@@ -1,6 +1,8 @@
 """Compare two outputs of scripts/refactor_evidence.sh (the code before and after a change):
-every table cell-by-cell (timing columns left out), the encoders' weights byte-for-byte, and
-the heat maps array-by-array. Prints one line per file and exits 1 when anything differs.
+every table cell-by-cell (timing columns left out), the encoders' weights tensor-by-tensor
+(bit-equal, same dtype; the file's SHA-256 is printed beside them, but it also depends on the
+record name torch's zip archive stores, which differs between saving to a path and through a
+buffer, as the store does since the atomic-write change), and the heat maps array-by-array. Prints one line per file and exits 1 when anything differs.
 
     .venv/bin/python scripts/compare_evidence.py out/evidence-old out/evidence-new
 """
@@ -49,7 +51,7 @@ def main(old: Path, new: Path) -> int:
         hb = hashlib.sha256((new / run / "encoder.pt").read_bytes()).hexdigest()
         ta = __import__("torch").load(old / run / "encoder.pt", weights_only=True)
         tb = __import__("torch").load(new / run / "encoder.pt", weights_only=True)
-        same = ta.keys() == tb.keys() and all(bool((ta[k] == tb[k]).all()) for k in ta)
+        same = ta.keys() == tb.keys() and all(__import__("torch").equal(ta[k], tb[k]) for k in ta)
         report(f"{run}: encoder.pt weights", same, f"sha256 {ha[:12]} / {hb[:12]}")
     for name in ("metrics.csv", "summary.csv", "comparisons.csv", "predictions.csv"):
         a, b = table(old / "knee64-probe" / name), table(new / "knee64-probe" / name)
