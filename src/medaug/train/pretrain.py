@@ -119,7 +119,7 @@ def _run(data: PrepareConfig, config: PretrainConfig, out: Path, resume: bool,
     world = config.devices * config.num_nodes
     progress = progress if progress is not None else sys.stderr.isatty()
     L.seed_everything(config.seed, workers=True, verbose=False)
-    method = build_method(config, world)  # a bad name or spec fails before any data work
+    method = build_method(config, world, data.preprocess.size)  # bad names fail before data
     if cache is None:
         cache = open_dataset(data, progress=progress)
     train_rows = cache.split_indices("train")
