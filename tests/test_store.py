@@ -253,3 +253,18 @@ def test_provenance_names_versions_time_host_and_pid() -> None:
     assert set(block) == {"medaug_version", "torch_version", "written", "host", "pid"}
     assert block["pid"] == os.getpid() and block["torch_version"] == torch.__version__
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4}", block["written"])
+
+
+def test_a_running_record_without_a_lock_file_reads_as_recorded(tmp_path: Path) -> None:
+    """A folder made before the lock existed cannot tell a live run from a dead one: its
+    record reads as written; with a free lock file it reads as interrupted (stale)."""
+    import json
+
+    from medaug.store import LOCK_FILE, read_run
+
+    (tmp_path / "run.json").write_text(json.dumps({"status": "running", "config": {}}))
+    record = read_run(tmp_path)
+    assert record is not None and (record.status, record.stale) == ("running", False)
+    (tmp_path / LOCK_FILE).write_text("12345\n")
+    record = read_run(tmp_path)
+    assert record is not None and (record.status, record.stale) == ("interrupted", True)

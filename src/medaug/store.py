@@ -137,7 +137,8 @@ def read_run(folder: Path) -> RunRecord | None:
                             "it or start a new run in another folder")
     data = raw.get("data")
     status, stale = raw["status"], False
-    if status == "running" and lock_holder(folder) is None:
+    if status == "running" and (Path(folder) / LOCK_FILE).is_file() \
+            and lock_holder(folder) is None:
         status, stale = "interrupted", True
     return RunRecord(status, raw["config"], data if isinstance(data, dict) else {}, raw, stale)
 

@@ -79,4 +79,4 @@ def test_run_train_bench_on_knee(shared_data: Path) -> None:
     buffer = io.StringIO()
     rows = run_train_bench(steps=2, rounds=1, console=Console(file=buffer, width=300))
     _check_rows(rows, tuple(available_methods()), rounds=1)
-    assert "data knee" in buffer.getvalue()
+    assert "data knee" in " ".join(buffer.getvalue().split())  # however the table wraps
