@@ -8,16 +8,14 @@ over every pair of views. Loss and projector are lightly's ``BarlowTwinsLoss`` a
 
 from __future__ import annotations
 
-import itertools
 from typing import Any, ClassVar
 
-import torch
 from lightly.loss import BarlowTwinsLoss
 from lightly.models.modules.heads import BarlowTwinsProjectionHead
 from torch import Tensor
 
 from medaug.errors import ConfigError
-from medaug.methods.base import SSLMethod, register_method
+from medaug.methods.base import SSLMethod, check_views, mean_over_pairs, register_method
 
 
 @register_method("barlowtwins")
@@ -59,12 +57,6 @@ class BarlowTwins(SSLMethod):
         """Barlow Twins loss of the projections of two views ``(B, 1, S, S)`` (the mean over
         pairs of views when there are more; ``B >= 2``, the projections are standardised over
         the batch); embeddings are the first view's projections ``(B, proj_dim)``."""
-        if len(views) < 2:
-            raise ConfigError(f"barlowtwins needs at least two views, got {len(views)}")
-        if views[0].shape[0] < 2:
-            raise ConfigError("barlowtwins needs a batch of at least 2 images (projections "
-                              f"are standardised over the batch), got {views[0].shape[0]}")
+        check_views("barlowtwins", views, "projections are standardised over the batch")
         z = [self.projection(self.backbone(v)) for v in views]  # each (B, P)
-        losses = [self.criterion(a, b) for a, b in itertools.combinations(z, 2)]
-        loss = losses[0] if len(losses) == 1 else torch.stack(losses).mean()
-        return loss, z[0]
+        return mean_over_pairs(self.criterion, z), z[0]

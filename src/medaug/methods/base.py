@@ -15,6 +15,7 @@ views are drawn here, batched, on the device the model is on, from a generator s
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
@@ -233,6 +234,28 @@ class SSLMethod(L.LightningModule):
             if self._trainer is not None else 1
         warmup = round(self.optim.warmup_epochs * steps_per_epoch)
         return configure(self.param_groups(), self.optim, lr, total, warmup)
+
+
+def check_views(method: str, views: list[Tensor], batch_reason: str | None = None) -> None:
+    """Refuse fewer than two views, and (with ``batch_reason``, why the loss needs it) a batch
+    of fewer than 2 images.
+
+    Raises:
+        ConfigError: naming ``method`` and what it got.
+    """
+    if len(views) < 2:
+        raise ConfigError(f"{method} needs at least two views, got {len(views)}")
+    if batch_reason is not None and views[0].shape[0] < 2:
+        raise ConfigError(f"{method} needs a batch of at least 2 images ({batch_reason}), got "
+                          f"{views[0].shape[0]}")
+
+
+def mean_over_pairs(loss: Callable[[Tensor, Tensor], Tensor], outputs: list[Tensor]
+                    ) -> Tensor:
+    """``loss(a, b)`` of two outputs ``(B, P)``, or its mean over every pair of them when there
+    are more (multi-crop)."""
+    losses = [loss(a, b) for a, b in itertools.combinations(outputs, 2)]
+    return losses[0] if len(losses) == 1 else torch.stack(losses).mean()
 
 
 def momentum_copy(module: nn.Module) -> nn.Module:

@@ -14,8 +14,7 @@ from lightly.loss import NegativeCosineSimilarity
 from lightly.models.modules.heads import BYOLPredictionHead, BYOLProjectionHead
 from torch import Tensor, nn
 
-from medaug.errors import ConfigError
-from medaug.methods.base import SSLMethod, momentum_copy, register_method
+from medaug.methods.base import SSLMethod, check_views, momentum_copy, register_method
 
 
 @register_method("byol")
@@ -55,8 +54,7 @@ class BYOL(SSLMethod):
         other view's target projection, in ``[-2, 2]`` (``-2`` when they align; with ``n``
         views, twice the mean over the ``n (n - 1)`` ordered pairs); embeddings are the first
         view's online projections ``(B, proj_dim)``."""
-        if len(views) < 2:
-            raise ConfigError(f"byol needs at least two views, got {len(views)}")
+        check_views("byol", views)
         online = [self._online(v) for v in views]
         targets = [self._target(v) for v in views]
         if len(views) == 2:

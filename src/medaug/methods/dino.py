@@ -28,7 +28,7 @@ from lightly.models.utils import deactivate_requires_grad
 from torch import Tensor, nn
 
 from medaug.errors import ConfigError
-from medaug.methods.base import SSLMethod, momentum_copy, register_method
+from medaug.methods.base import SSLMethod, check_views, momentum_copy, register_method
 
 
 @register_method("dino")
@@ -142,8 +142,7 @@ class DINO(SSLMethod):
         student's of every view (each teacher view against every other student view), at
         the current epoch's teacher temperature; it moves the centre. Embeddings are the first
         view's student bottleneck ``(B, proj_dim)``."""
-        if len(views) < 2:
-            raise ConfigError(f"dino needs at least two views, got {len(views)}")
+        check_views("dino", views)
         epoch = self.current_epoch
         teacher = [self._teacher(v) for v in views[:2]]  # 2 x (B, K)
         student = [self._student(v) for v in views]  # n x ((B, proj_dim), (B, K))

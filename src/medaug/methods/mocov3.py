@@ -17,7 +17,7 @@ from lightly.models.modules.heads import MoCoProjectionHead, ProjectionHead
 from torch import Tensor, nn
 
 from medaug.errors import ConfigError
-from medaug.methods.base import SSLMethod, momentum_copy, register_method
+from medaug.methods.base import SSLMethod, check_views, momentum_copy, register_method
 
 
 def mocov3_prediction_head(input_dim: int, hidden_dim: int, output_dim: int) -> ProjectionHead:
@@ -81,8 +81,7 @@ class MoCoV3(SSLMethod):
         ``q`` the online predictions and ``k`` the momentum projections (the mean over the
         ``n (n - 1)`` ordered pairs of ``n`` views); embeddings are the first view's online
         projections ``(B, proj_dim)``."""
-        if len(views) < 2:
-            raise ConfigError(f"mocov3 needs at least two views, got {len(views)}")
+        check_views("mocov3", views)
         online = [self._online(v) for v in views]
         keys = [self._key(v) for v in views]
         pairs = [self.criterion(q, keys[j]) for i, (_, q) in enumerate(online)

@@ -5,16 +5,14 @@ is the mean NT-Xent over every pair of views."""
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
-import torch
 from lightly.loss import NTXentLoss
 from lightly.models.modules.heads import SimCLRProjectionHead
 from torch import Tensor
 
 from medaug.errors import ConfigError
-from medaug.methods.base import SSLMethod, register_method
+from medaug.methods.base import SSLMethod, check_views, mean_over_pairs, register_method
 
 
 @register_method("simclr")
@@ -47,9 +45,6 @@ class SimCLR(SSLMethod):
         """NT-Xent of the projections of two views ``(B, 1, S, S)`` (the mean over pairs of
         views when there are more); embeddings are the first view's projections
         ``(B, proj_dim)``."""
-        if len(views) < 2:
-            raise ConfigError(f"simclr needs at least two views, got {len(views)}")
+        check_views("simclr", views)
         z = [self.projection(self.backbone(v)) for v in views]  # each (B, P)
-        losses = [self.criterion(a, b) for a, b in itertools.combinations(z, 2)]
-        loss = losses[0] if len(losses) == 1 else torch.stack(losses).mean()
-        return loss, z[0]
+        return mean_over_pairs(self.criterion, z), z[0]

@@ -14,7 +14,7 @@ from lightly.models.modules.heads import SimSiamPredictionHead, SimSiamProjectio
 from torch import Tensor
 
 from medaug.errors import ConfigError
-from medaug.methods.base import SSLMethod, register_method
+from medaug.methods.base import SSLMethod, check_views, register_method
 from medaug.methods.optim import trainable_groups
 
 
@@ -49,8 +49,7 @@ class SimSiam(SSLMethod):
         """``(D(p_0, z_1) + D(p_1, z_0)) / 2`` with ``D`` the negative cosine similarity and the
         projections ``z`` detached, in ``[-1, 1]`` (the mean over ordered pairs of more views);
         embeddings are the first view's projections ``(B, proj_dim)``."""
-        if len(views) < 2:
-            raise ConfigError(f"simsiam needs at least two views, got {len(views)}")
+        check_views("simsiam", views)
         z = [self.projection(self.backbone(v)) for v in views]  # each (B, P)
         p = [self.prediction(zi) for zi in z]  # each (B, P)
         pairs = [self.criterion(p[i], z[j].detach()) for i in range(len(views))

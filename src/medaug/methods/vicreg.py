@@ -9,16 +9,14 @@ nu_param=cov``) and ``VICRegProjectionHead``."""
 
 from __future__ import annotations
 
-import itertools
 from typing import Any, ClassVar
 
-import torch
 from lightly.loss import VICRegLoss
 from lightly.models.modules.heads import VICRegProjectionHead
 from torch import Tensor
 
 from medaug.errors import ConfigError
-from medaug.methods.base import SSLMethod, register_method
+from medaug.methods.base import SSLMethod, check_views, mean_over_pairs, register_method
 
 
 @register_method("vicreg")
@@ -64,12 +62,6 @@ class VICReg(SSLMethod):
         """VICReg loss of the embeddings of two views ``(B, 1, S, S)``, ``B >= 2`` (the mean
         over pairs of views when there are more); embeddings are the first view's
         ``(B, proj_dim)``."""
-        if len(views) < 2:
-            raise ConfigError(f"vicreg needs at least two views, got {len(views)}")
-        if views[0].shape[0] < 2:
-            raise ConfigError("vicreg needs a batch of at least 2 images (variance and "
-                              f"covariance are taken over the batch), got {views[0].shape[0]}")
+        check_views("vicreg", views, "variance and covariance are taken over the batch")
         z = [self.projection(self.backbone(v)) for v in views]  # each (B, P)
-        losses = [self.criterion(a, b) for a, b in itertools.combinations(z, 2)]
-        loss = losses[0] if len(losses) == 1 else torch.stack(losses).mean()
-        return loss, z[0]
+        return mean_over_pairs(self.criterion, z), z[0]
