@@ -34,3 +34,18 @@ def shared_data() -> Path:
     if not value or not Path(value).is_dir():
         pytest.skip(f"{DATA_ENV} is not set to the shared data folder")
     return Path(value)
+
+
+@pytest.fixture
+def read_only_dir(tmp_path: Path) -> Iterator[Path]:
+    """An empty folder no one may write into (0o555), made writable again afterwards; the
+    test is skipped as root, whom 0o555 does not stop."""
+    if os.geteuid() == 0:
+        pytest.skip("running as root: a 0o555 folder does not stop root from writing")
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        yield folder
+    finally:
+        folder.chmod(0o755)

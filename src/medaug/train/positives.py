@@ -57,17 +57,12 @@ class Partners:
 
 def partner_table(groups: np.ndarray) -> Partners:
     """The :class:`Partners` of rows whose group (patient or study id) is ``groups`` ``(N,)``."""
-    groups = pd.Series(np.asarray(groups)).astype(str).to_numpy()
-    order = np.argsort(groups, kind="stable")
+    groups = pd.Series(np.asarray(groups)).astype(str)
+    by_group = groups.groupby(groups, sort=False).indices  # group -> its positions, ascending
     offsets = [0]
     members: list[np.ndarray] = []
-    by_group: dict[str, np.ndarray] = {}
-    sorted_groups = groups[order]
-    cuts = np.flatnonzero(sorted_groups[1:] != sorted_groups[:-1]) + 1
-    for block in np.split(order, cuts):
-        by_group[str(groups[block[0]])] = block
     for i, g in enumerate(groups):
-        others = by_group[str(g)]
+        others = by_group[g]
         others = others[others != i]
         members.append(others)
         offsets.append(offsets[-1] + len(others))
