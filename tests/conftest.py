@@ -49,3 +49,22 @@ def read_only_dir(tmp_path: Path) -> Iterator[Path]:
         yield folder
     finally:
         folder.chmod(0o755)
+
+
+def require_service(message: str) -> None:
+    """Skip with ``message`` (how to get the service), or fail where ``.ci/run`` demands every
+    service (``MEDAUG_REQUIRE_SERVICES=1``)."""
+    if os.environ.get("MEDAUG_REQUIRE_SERVICES") == "1":
+        pytest.fail(message + " (MEDAUG_REQUIRE_SERVICES=1: CI must run this test)")
+    pytest.skip(message)
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    """A PostgreSQL server's URL for store tests (``MEDAUG_TEST_POSTGRES``)."""
+    url = os.environ.get("MEDAUG_TEST_POSTGRES")
+    if not url:
+        require_service("no PostgreSQL server: run `eval \"$(scripts/services.sh)\"` (installs "
+                        "Debian's postgresql and starts it on loopback) to set "
+                        "MEDAUG_TEST_POSTGRES")
+    return url

@@ -33,7 +33,7 @@ from medaug.errors import ConfigError, MedaugError
 T = TypeVar("T")
 
 #: Sections a config file may have (each command reads the ones it needs).
-SECTIONS = ("data", "preprocess", "pretrain", "probe", "supervised", "explain")
+SECTIONS = ("data", "preprocess", "pretrain", "probe", "supervised", "explain", "study")
 
 #: Largest config file read (a config is a few hundred bytes; this refuses runaway input).
 MAX_CONFIG_BYTES = 1 << 20

@@ -52,6 +52,8 @@ def trials_frame(studies: dict[str, optuna.Study], space: Space) -> pd.DataFrame
         if kind == REFERENCE:
             continue
         for trial in study.get_trials(deepcopy=False):
+            if "duplicate_of" in trial.user_attrs:
+                continue  # a search's repeat of a combination: nothing ran
             points = trial.user_attrs.get("points")
             if points:  # a search trial: one row per seed it ran
                 rows += [_row(trial, p, space) for p in points]

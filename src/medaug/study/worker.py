@@ -126,14 +126,14 @@ class Worker:
             for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
                 if not stale(trial, grace):
                     continue
-                try:
+                try:  # the reason first: a finished trial takes no attribute
+                    self.storage.set_trial_user_attr(trial._trial_id, "reason",
+                                                     "its worker died; taken over")
                     if not self.storage.set_trial_state_values(trial._trial_id,
                                                                TrialState.FAIL):
                         continue
                 except optuna.exceptions.UpdateFinishedTrialError:
                     continue
-                self.storage.set_trial_user_attr(trial._trial_id, "reason",
-                                                 "its worker died; taken over")
                 self.say(f"trial {trial.number} of {study.study_name} lost its worker; "
                          "enqueued again (its run resumes)")
                 if self.config.options.search and study is not self.studies[REFERENCE]:
@@ -226,7 +226,7 @@ class Worker:
     def _reference(self, trial: optuna.Trial) -> float:
         attrs = trial.user_attrs
         kind, seed, levels = attrs["kind"], int(attrs["seed"]), dict(attrs["levels"])
-        trial.suggest_categorical("kind", [kind])
+        trial.suggest_categorical("kind", ["random", "supervised"])
         trial.suggest_categorical("seed", list(self.space.seeds))
         for name in levels:
             trial.suggest_categorical(name, dict(self.space.factors)[name])
