@@ -18,21 +18,17 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The main job on the default dataset (PneumoniaMNIST): summary, cache, augmentation preview,
-# a short SimCLR pretraining run (started afresh each time), then its probes beside random init
-# and a Grad-CAM panel of both with their faithfulness.
+# The main job on the default dataset (PneumoniaMNIST): summary, augmentation preview, then a
+# demo study (configs/demo-study.yaml, started afresh each time: SimCLR and BYOL under crop+flip,
+# crop+blur and crop+flip+blur, 2 seeds, random-init and supervised references) and its report
+# with label-efficiency curves and Grad-CAM panels; prints the report's path.
 demo: $(STAMP)
 	$(MEDAUG) data summary --data pneumoniamnist
-	$(MEDAUG) prepare --data pneumoniamnist --size 28
 	$(MEDAUG) augment preview --data pneumoniamnist --size 28 --images 8 \
 		--ops "crop+rotate+flip+blur+chessboard+erase+intensity" --out out/demo/augment_preview.png
-	rm -rf out/demo/pretrain-simclr
-	$(MEDAUG) pretrain --data pneumoniamnist --size 28 --method simclr --epochs 2 \
-		--batch-size 128 --out out/demo/pretrain-simclr
-	$(MEDAUG) probe -e out/demo/pretrain-simclr --label-fractions 0.1,1 --seeds 2 \
-		--out out/demo/probe
-	$(MEDAUG) explain --runs out/demo/pretrain-simclr random:resnet18@0 --images 6 \
-		--layer layer2 --faithfulness-images 64 --out out/demo/explain
+	rm -rf out/demo/study
+	$(MEDAUG) study run --config configs/demo-study.yaml --out out/demo/study
+	$(MEDAUG) study report out/demo/study
 
 # The whole suite, slow tests included (CI runs exactly this).
 test: $(STAMP)

@@ -12,9 +12,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from killer import tiny_study
 
 from helpers import tiny_npz
-from killer import tiny_study
 from medaug.study.layout import REFERENCES_FILE, REPORT_DIR, REPORT_FILE, TRIALS_FILE
 
 HERE = Path(__file__).resolve().parent

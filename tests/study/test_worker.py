@@ -11,9 +11,9 @@ from pathlib import Path
 import optuna
 import pandas as pd
 import pytest
+from fakes import FakeRunner, raw_config
 from optuna.trial import TrialState
 
-from fakes import FakeRunner, raw_config
 from medaug.study.layout import TRIALS_FILE
 from medaug.study.session import open_session
 from medaug.study.storage import WORKER
@@ -47,7 +47,7 @@ def test_another_study_in_the_folder_is_refused(tmp_path: Path) -> None:
     from medaug.errors import ConfigError
 
     open_session(tmp_path / "st", raw_config(), say=None, runner=FakeRunner(tmp_path / "l"))
-    with pytest.raises(ConfigError, match="holds another study.*seeds"):
+    with pytest.raises(ConfigError, match=r"holds another study.*seeds"):
         open_session(tmp_path / "st", raw_config(seeds=3), say=None,
                      runner=FakeRunner(tmp_path / "l"))
 
@@ -110,9 +110,9 @@ def test_two_processes_share_the_journal_store_without_duplicates(tmp_path: Path
 
 def test_two_processes_share_a_postgresql_store_without_duplicates(tmp_path: Path,
                                                                    postgres_url: str) -> None:
-    from medaug.study.storage import open_storage
-
     import uuid
+
+    from medaug.study.storage import open_storage
 
     folder, log = tmp_path / f"st-{uuid.uuid4().hex[:8]}", tmp_path / "calls.log"
     _two_workers(folder, log, postgres_url)

@@ -69,6 +69,9 @@ def run(
                       "pretraining or method option as a factor, e.g. clahe=on,off "
                       "(repeatable)")] = None,
     seeds: Annotated[int, typer.Option(help="Seeds per point (0..N-1)")] = S.seeds,
+    imbalance: Annotated[float | None, typer.Option(help="Also run every point with the "
+                         "train split subsampled to RATIO normal per abnormal image (the "
+                         "factor imbalance=none,RATIO)")] = None,
     epochs: Annotated[int, typer.Option(help="Pretraining epochs per trial")] = P.epochs,
     batch_size: Annotated[int, typer.Option(help="Images per step")] = P.batch_size,
     optimizer: Annotated[str, typer.Option(help="sgd or adamw")] = P.optimizer,
@@ -113,6 +116,8 @@ def run(
     for key in ("methods", "ops"):
         if isinstance(section.get(key), str):
             section[key] = split_list(section[key])
+    if imbalance is not None:
+        section["factors"] = [*(section.get("factors") or []), f"imbalance=none,{imbalance:g}"]
     if isinstance(section.get("fractions"), str):
         section["fractions"] = [float(v) for v in section["fractions"].split(",") if v.strip()]
     source = str(config) if config else "command line"

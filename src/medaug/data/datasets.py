@@ -47,6 +47,9 @@ class DataOptions:
         body_parts: MURA body parts to keep.
         val, test: split fractions where the dataset has no official split.
         seed: split seed.
+        imbalance: keep about this many normal train images per abnormal one (abnormal
+            train patients dropped at random, :func:`medaug.data.imbalance.subsample_positives`);
+            ``None`` keeps the train split as it is.
     """
 
     classes: Mapping[str, int] | None = None
@@ -56,6 +59,7 @@ class DataOptions:
     val: float = 0.15
     test: float = 0.15
     seed: int = 0
+    imbalance: float | None = None
 
 
 def load_dataset(spec: str = DEFAULT_DATASET, options: DataOptions | None = None) -> Manifest:
@@ -66,7 +70,10 @@ def load_dataset(spec: str = DEFAULT_DATASET, options: DataOptions | None = None
     """
     opts = options or DataOptions()
     manifest = _read(spec, opts)
-    return assign_splits(manifest, val=opts.val, test=opts.test, seed=opts.seed)
+    from medaug.data.imbalance import subsample_positives
+
+    manifest = assign_splits(manifest, val=opts.val, test=opts.test, seed=opts.seed)
+    return subsample_positives(manifest, opts.imbalance, opts.seed)
 
 
 def _read(spec: str, opts: DataOptions) -> Manifest:

@@ -25,6 +25,7 @@ from medaug.data.cache import CachedDataset
 from medaug.data.config import PrepareConfig, prepare_to_dict
 from medaug.data.open import open_dataset
 from medaug.errors import ConfigError
+from medaug.evaluate.body_parts import BODY_PARTS_FILE, body_part_table
 from medaug.evaluate.encoders import Encoder, MissingWeights, load_encoder_spec
 from medaug.evaluate.features import cached_features
 from medaug.evaluate.fractions import label_fraction
@@ -161,6 +162,10 @@ def run_probe(data: PrepareConfig, specs: Sequence[str], config: ProbeConfig, ou
     write_table(out / METRICS_FILE, metrics)
     write_table(out / SUMMARY_FILE, summary)
     write_table(out / COMPARISONS_FILE, comparisons)
+    parts = body_part_table(predictions, frame["body_part"].to_numpy(), config.bootstrap,
+                            config.seed, config.ci)
+    if parts is not None:
+        write_table(out / BODY_PARTS_FILE, parts)
     seconds = time.perf_counter() - started
     write_record(out, {
         "kind": "probe", "config": {**prepare_to_dict(data), "probe": dataclasses.asdict(config)},

@@ -10,6 +10,8 @@ leave behind, every table written through a temporary file renamed into place::
     metrics.csv        every metric with its bootstrap interval (scoring.METRIC_COLUMNS)
     summary.csv        mean and sd over seeds per model, probe, label fraction and level
     comparisons.csv    paired AUROC differences with intervals and p-values
+    body_parts.csv     where the data holds several body parts: test AUROC per part
+                       (:mod:`medaug.evaluate.body_parts`)
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Factor levels applied to a trial's settings: any preprocessing option (``clahe``, ``size``,
-``clip_limit``, ``tile_grid``), any pretraining option (``optimizer``, ``lr``,
-``batch_size``, ``epochs``, ``weight_decay``, ...) or any argument of the method
-(``temperature``: its ``method_args``). ``on``/``off`` read as true/false."""
+``clip_limit``, ``tile_grid``), the train split's imbalance (``imbalance=none,4``: about 4
+normal train images per abnormal one, :mod:`medaug.data.imbalance`), any pretraining option
+(``optimizer``, ``lr``, ``batch_size``, ``epochs``, ``weight_decay``, ...) or any argument of
+the method (``temperature``: its ``method_args``). ``on``/``off`` read as true/false."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ from medaug.errors import ConfigError
 from medaug.methods.args import accepts, format_args, parse_method_args, split_spec
 from medaug.train.pretrain_config import PretrainConfig
 
+#: Data options a factor may set (``imbalance``: normal per abnormal train image).
+DATA_OPTIONS = ("imbalance",)
 #: Factors that change the data a trial sees (references are made per level of these).
-DATA_FACTORS = tuple(f.name for f in dataclasses.fields(PreprocessConfig))
+DATA_FACTORS = (*(f.name for f in dataclasses.fields(PreprocessConfig)), *DATA_OPTIONS)
 #: Pretraining fields a factor may not set (the study sets them per trial).
 FIXED = ("method", "ops", "ops2", "seed")
 _WORDS = {"on": "true", "off": "false", "yes": "true", "no": "false", "none": "none"}
@@ -39,7 +42,7 @@ def check_factor(name: str, methods: tuple[str, ...]) -> None:
     method of the study."""
     pre = {f.name for f in dataclasses.fields(PreprocessConfig)}
     pretrain = {f.name for f in dataclasses.fields(PretrainConfig)} - set(FIXED)
-    if name in pre or name in pretrain:
+    if name in pre or name in pretrain or name in DATA_OPTIONS:
         return
     missing = [m for m in methods if not accepts(m, name)]
     if missing:
@@ -57,11 +60,13 @@ def apply_levels(data: PrepareConfig, pretrain: PretrainConfig,
     Raises:
         ConfigError: a level that is no value of its option.
     """
-    pre = data.preprocess
+    pre, options = data.preprocess, data.data.options
     method_args = split_spec(pretrain.method_args) if pretrain.method_args.strip() else {}
     for name, text in levels.items():
         where = f"factor {name}={text}"
-        if name in DATA_FACTORS:
+        if name in DATA_OPTIONS:
+            options = _set(options, name, text, where)  # type: ignore[assignment]
+        elif name in DATA_FACTORS:
             pre = _set(pre, name, text, where)  # type: ignore[assignment]
         elif name in {f.name for f in dataclasses.fields(PretrainConfig)} and name not in FIXED:
             pretrain = _set(pretrain, name, text, where)  # type: ignore[assignment]
@@ -71,7 +76,9 @@ def apply_levels(data: PrepareConfig, pretrain: PretrainConfig,
         spec = format_args(method_args)
         parse_method_args(pretrain.method, spec, "study --factor")
         pretrain = dataclasses.replace(pretrain, method_args=spec)
-    return dataclasses.replace(data, preprocess=pre), pretrain
+    data = dataclasses.replace(data, preprocess=pre,
+                               data=dataclasses.replace(data.data, options=options))
+    return data, pretrain
 
 
 def data_levels(levels: Mapping[str, str]) -> dict[str, str]:

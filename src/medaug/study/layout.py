@@ -11,6 +11,7 @@ runner, which writes them, and the analysis and report, which read them only)::
     runs/<key>/probe/       its evaluation folder (``medaug probe``: predictions.csv with the
                             SSL model and its random-init twin, metrics.csv, comparisons.csv)
     references/<key>/       a reference's evaluation folder (random-init probe or supervised)
+    parts.csv               row -> body part of the cache, where the data holds several
     followup/               label-efficiency probes and Grad-CAM panels of the report
     report.html             the self-contained report; report/ holds its PNG and CSV files
 """
@@ -25,6 +26,7 @@ RUNS_DIR = "runs"
 PROBE_DIR = "probe"
 REFERENCES_DIR = "references"
 FOLLOWUP_DIR = "followup"
+PARTS_FILE = "parts.csv"
 REPORT_FILE = "report.html"
 REPORT_DIR = "report"
 

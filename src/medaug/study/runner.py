@@ -8,12 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import pandas as pd
 
+from medaug.atomic import write_table
 from medaug.data.cache import CachedDataset
 from medaug.data.config import PrepareConfig
 from medaug.data.open import open_dataset
 from medaug.study.config import StudyConfig
 from medaug.study.factors import apply_levels, data_levels
+from medaug.study.layout import PARTS_FILE
 from medaug.study.space import Point
 from medaug.study.trial import (
     run_random_reference,
@@ -28,8 +31,8 @@ class TrialRunner:
     (tests use one to kill a worker mid-trial)."""
 
     def __init__(self, config: StudyConfig, say: Callable[[str], None] | None = print,
-                 callbacks: Sequence[L.Callback] = ()) -> None:
-        self.config, self.say, self.callbacks = config, say, callbacks
+                 callbacks: Sequence[L.Callback] = (), folder: Path | None = None) -> None:
+        self.config, self.say, self.callbacks, self.folder = config, say, callbacks, folder
         self._caches: dict[tuple, CachedDataset] = {}
         self.trainings = 0  # pretrainings this runner started or resumed
 
@@ -38,7 +41,18 @@ class TrialRunner:
         key = tuple(sorted(data_levels(levels).items()))
         if key not in self._caches:
             self._caches[key] = open_dataset(data)
+            self._write_parts(self._caches[key])
         return data, self._caches[key]
+
+    def _write_parts(self, cache: CachedDataset) -> None:
+        """``parts.csv`` (row, part) in the study folder where the data holds several body
+        parts, for the report's per-part ranking."""
+        frame = cache.manifest.frame
+        parts = frame["body_part"].astype(str)
+        path = None if self.folder is None else self.folder / PARTS_FILE
+        if path is None or path.is_file() or parts.replace("", None).dropna().nunique() < 2:
+            return
+        write_table(path, pd.DataFrame({"row": range(len(frame)), "part": parts}))
 
     def ssl(self, point: Point, folder: Path, report: Callable[[int, float], bool]
             ) -> dict[str, Any]:

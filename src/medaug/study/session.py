@@ -54,7 +54,7 @@ def open_session(folder: Path, raw: dict[str, Any], source: str = "command line"
     if not name_file.is_file():
         atomic_write(name_file, _name(folder, name) + "\n")
     study_name = name or name_file.read_text().strip()
-    runner = runner if runner is not None else TrialRunner(config, say, callbacks)
+    runner = runner if runner is not None else TrialRunner(config, say, callbacks, folder)
     return Session(folder, config, Worker(folder, config, storage, runner, study_name, say))
 
 
