@@ -151,3 +151,7 @@ def test_every_shipped_config_file_loads() -> None:
         prepare_from_dict(raw, str(path))
         if "pretrain" in raw:
             pretrain_from_dict(raw, str(path))
+        if "study" in raw:  # the whole study: space, methods and factors checked
+            from medaug.study.config import study_from_dict
+
+            assert study_from_dict(raw, str(path)).options.space().combos

@@ -55,7 +55,7 @@ def progress(worker: Worker) -> Progress:
             remaining += max(0, worker.config.options.budget - sum(row.values()))
         counts[kind] = row
     mean = sum(seconds) / len(seconds) if seconds else None
-    eta = None if mean is None else remaining * mean / max(1, len(live))
+    eta = 0.0 if remaining == 0 else None if mean is None else remaining * mean / max(1, len(live))
     return Progress(counts, mean, len(live), eta)
 
 
@@ -68,7 +68,9 @@ def progress_table(p: Progress) -> Table:
         table.add_column(n, justify="right")
     for kind, row in p.counts.items():
         table.add_row(kind, *(str(row[n]) for n in names))
-    if p.eta_seconds is None:
+    if p.eta_seconds == 0:
+        eta = "nothing left to run"
+    elif p.eta_seconds is None:
         eta = "unknown (no trial finished yet)"
     else:
         at = time.strftime("%H:%M", time.localtime(time.time() + p.eta_seconds))
