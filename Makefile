@@ -20,7 +20,7 @@ install: $(STAMP)
 
 # The main job on the default dataset (PneumoniaMNIST): summary, augmentation preview, then a
 # demo study (configs/demo-study.yaml, started afresh each time: SimCLR and BYOL under crop+flip,
-# crop+blur and crop+flip+blur, 2 seeds, random-init and supervised references) and its report
+# crop+blur and crop+flip+blur, 1 seed, random-init and supervised references) and its report
 # with label-efficiency curves and Grad-CAM panels; prints the report's path.
 demo: $(STAMP)
 	$(MEDAUG) data summary --data pneumoniamnist

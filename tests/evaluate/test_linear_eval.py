@@ -423,3 +423,23 @@ def test_evaluation_json_carries_the_provenance_block(evaluated: Evaluated) -> N
     record = json.loads((evaluated.out / "evaluation.json").read_text())
     assert set(provenance()) <= set(record)
     assert record["pid"] > 0 and record["host"] and record["written"]
+
+
+def test_probes_fitted_earlier_in_the_process_are_reused_exactly(evaluated: Evaluated,
+                                                                 tmp_path: Path) -> None:
+    from medaug.evaluate import linear_eval
+
+    config = ProbeConfig(probes=("logistic",), bootstrap=100, device="cpu")
+    spec = [f"random:{BACKBONE}@2"]
+    linear_eval._MEMO.clear()
+    first: list[str] = []
+    a = run_probe(evaluated.data, spec, config, tmp_path / "a", say=first.append)
+    second: list[str] = []
+    b = run_probe(evaluated.data, spec, config, tmp_path / "b", say=second.append)
+    assert not any("reused" in m for m in first)
+    assert any("fitted on these features earlier in this process, reused" in m for m in second)
+    linear_eval._MEMO.clear()
+    c = run_probe(evaluated.data, spec, config, tmp_path / "c", say=None)  # fitted afresh
+    pd.testing.assert_frame_equal(a.predictions, b.predictions)
+    pd.testing.assert_frame_equal(a.predictions, c.predictions)
+    assert (tmp_path / "b" / "probes").is_dir()  # the reused probe is still saved

@@ -50,6 +50,13 @@ from medaug.evaluate.scoring import (
 from medaug.store import PROBES_DIR, probe_file_name, save_probe, write_table
 
 
+#: Probes fitted in this process, by encoder weights, data fingerprint, name and the probe
+#: settings that decide them: a study probes every trial beside the same random-init twin, whose
+#: probes are then fitted once per process (fitting is deterministic, so reusing is exact).
+_MEMO: dict[tuple, tuple[list[pd.DataFrame], dict[tuple[float, int], LogisticProbe]]] = {}
+MEMO_SIZE = 16
+
+
 @dataclass
 class ProbeResult:
     """The tables an evaluation wrote (see :mod:`medaug.evaluate.record`)."""
@@ -147,8 +154,18 @@ def run_probe(data: PrepareConfig, specs: Sequence[str], config: ProbeConfig, ou
         if say is not None:
             say(f"{enc.name}: features {feats.shape[1]}-d of {len(feats)} images "
                 f"({'from the feature cache' if reused else 'extracted'})")
-        fitted: dict[tuple[float, int], LogisticProbe] = {}
-        preds.extend(probe_encoder(enc.name, feats, frame, rows, config, say, fitted))
+        memo_key = (enc.sha256, cache.fingerprint, enc.name, config.fractions, config.seeds,
+                    config.probes, config.knn_k, config.class_weight)
+        if memo_key not in _MEMO:
+            fitted: dict[tuple[float, int], LogisticProbe] = {}
+            tables = probe_encoder(enc.name, feats, frame, rows, config, say, fitted)
+            if len(_MEMO) >= MEMO_SIZE:
+                _MEMO.pop(next(iter(_MEMO)))
+            _MEMO[memo_key] = (tables, fitted)
+        elif say is not None:
+            say(f"{enc.name}: probes fitted on these features earlier in this process, reused")
+        tables, fitted = _MEMO[memo_key]
+        preds.extend(tables)
         if "logistic" in config.probes:
             saved[enc.name] = save_full_probe(Path(out), enc, feats, frame, rows, config,
                                               cache.fingerprint, fitted.get((1.0, 0)))

@@ -23,8 +23,9 @@ from medaug.study.config import StudyConfig
 from medaug.study.factors import apply_levels, data_levels
 from medaug.study.layout import FOLLOWUP_DIR
 
-#: Label fractions of the label-efficiency curves.
-FRACTIONS = (0.05, 0.1, 0.25, 0.5, 1.0)
+#: Label fractions of the label-efficiency curves below 1 (fraction 1 is the trial's own probe,
+#: read from its evaluation folder rather than fitted again).
+FRACTIONS = (0.01, 0.1)
 CURVES_FILE = "label_efficiency.csv"
 
 
@@ -71,11 +72,15 @@ def run_followup(folder: Path, config: StudyConfig,
             result = run_probe(data, [str(run)], ProbeConfig(
                 fractions=fractions, seeds=3, probes=("logistic",),
                 bootstrap=config.options.bootstrap), probe_dir, say=None, cache=cache)
-        except MedaugError as exc:
+        except (MedaugError, ValueError) as exc:  # e.g. a fraction without both classes
             if say is not None:
                 say(f"label-efficiency of {name} skipped: {exc}")
             continue
-        m = result.metrics
+        from medaug.evaluate.record import METRICS_FILE
+
+        full = pd.read_csv(run / "probe" / METRICS_FILE)
+        full = full[(full["probe"] == "logistic") & ((full["fraction"] - 1.0).abs() < 1e-9)]
+        m = pd.concat([result.metrics, full], ignore_index=True)
         m = m[(m["level"] == "image") & (m["metric"] == "auroc")]
         for (model, fraction), g in m.groupby(["model", "fraction"]):
             rows.append({"method": method, "combo": trial["combo"],
@@ -94,7 +99,7 @@ def run_followup(folder: Path, config: StudyConfig,
                                         out / "explain" / name, say=None, cache=cache)
                 panel.parent.mkdir(parents=True, exist_ok=True)
                 panel.write_bytes(explained.panel.read_bytes())
-            except MedaugError as exc:
+            except (MedaugError, ValueError) as exc:
                 if say is not None:
                     say(f"Grad-CAM of {name} skipped: {exc}")
         if say is not None:
