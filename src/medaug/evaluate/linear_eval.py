@@ -49,7 +49,6 @@ from medaug.evaluate.scoring import (
 )
 from medaug.store import PROBES_DIR, probe_file_name, save_probe, write_table
 
-
 #: Probes fitted in this process, by encoder weights, data fingerprint, name and the probe
 #: settings that decide them: a study probes every trial beside the same random-init twin, whose
 #: probes are then fitted once per process (fitting is deterministic, so reusing is exact).
