@@ -99,6 +99,21 @@ def probe(
 
         console.print(f"wrote {plot_label_curve(result.summary, out / CURVE_FILE)}")
     saved = ", probes/" if "logistic" in settings.probes else ""
+    from medaug.evaluate.body_parts import BODY_PARTS_FILE
+
+    if (out / BODY_PARTS_FILE).is_file():
+        import pandas as pd
+        from rich.table import Table
+
+        parts = pd.read_csv(out / BODY_PARTS_FILE)
+        table = Table(title="test AUROC per body part [95% CI]")
+        for col in ("model", "probe", "fraction", "body part", "AUROC", "images"):
+            table.add_column(col)
+        for r in parts[parts["seed"] == 0].itertuples():
+            table.add_row(str(r.model), str(r.probe), f"{r.fraction:g}", str(r.body_part),
+                          f"{r.auroc:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}]", str(r.n))
+        console.print(table)
+        saved += f", {BODY_PARTS_FILE}"
     console.print(f"wrote {out}/ (evaluation.json, metrics.csv, summary.csv, predictions.csv, "
                   f"comparisons.csv{saved}) in {result.seconds:.0f} s")
 
