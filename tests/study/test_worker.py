@@ -150,3 +150,39 @@ def test_the_pruner_keeps_the_planted_best_and_saves_compute(tmp_path: Path) -> 
     rows = pd.read_csv(tmp_path / "st" / TRIALS_FILE)
     assert set(rows["state"]) <= {"COMPLETE", "PRUNED"}
     assert len(rows) == len(ssl)  # one row per seed a search trial ran
+
+
+class _StopAt(FakeRunner):
+    """Raises Interrupted (Ctrl-C / SIGTERM during pretraining) at the ``n``-th SSL trial."""
+
+    def __init__(self, log: Path, n: int) -> None:
+        super().__init__(log)
+        self.n, self.seen = n, 0
+
+    def ssl(self, point, folder, report):  # type: ignore[no-untyped-def]
+        self.seen += 1
+        if self.seen == self.n:
+            from medaug.store import Interrupted
+
+            raise Interrupted("interrupted", exit_code=143)
+        return super().ssl(point, folder, report)
+
+
+def test_an_interrupted_trial_is_given_back_and_the_rerun_finishes_it(tmp_path: Path) -> None:
+    from medaug.store import Interrupted
+
+    log = tmp_path / "calls.log"
+    session = open_session(tmp_path / "st", raw_config(), say=None,
+                           runner=_StopAt(log, n=3))
+    with pytest.raises(Interrupted):
+        session.work()
+    study = session.worker.studies["simclr"]
+    failed = study.get_trials(states=(TrialState.FAIL,))
+    assert len(failed) == 1 and failed[0].user_attrs["reason"] == "interrupted"
+    waiting = study.get_trials(states=(TrialState.WAITING,))
+    assert failed[0].user_attrs["key"] in {t.user_attrs["key"] for t in waiting}
+    again = open_session(tmp_path / "st", raw_config(), say=None, runner=FakeRunner(log))
+    again.work()
+    done = [t.user_attrs["key"] for s in again.worker.studies.values()
+            for t in s.get_trials(states=(TrialState.COMPLETE,))]
+    assert len(done) == len(set(done)) == GRID + REFS

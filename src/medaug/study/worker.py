@@ -208,9 +208,10 @@ class Worker:
                 # give it back at once: the next worker (or this command again) resumes it
                 self.storage.set_trial_user_attr(trial_id, "reason", "interrupted")
                 self.storage.set_trial_state_values(trial_id, TrialState.FAIL)
-                params = trial.system_attrs.get("fixed_params", trial.params)
+                frozen = self.storage.get_trial(trial_id)
+                params = frozen.system_attrs.get("fixed_params", frozen.params)
                 if kind == REFERENCE or not self.config.options.search:
-                    attrs = {k: v for k, v in trial.user_attrs.items() if k in _ATTR_KEYS}
+                    attrs = {k: v for k, v in frozen.user_attrs.items() if k in _ATTR_KEYS}
                     study.enqueue_trial(params, user_attrs=attrs)
                 raise
             except (MedaugError, RuntimeError, ValueError) as exc:
