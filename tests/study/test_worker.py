@@ -186,3 +186,13 @@ def test_an_interrupted_trial_is_given_back_and_the_rerun_finishes_it(tmp_path: 
     done = [t.user_attrs["key"] for s in again.worker.studies.values()
             for t in s.get_trials(states=(TrialState.COMPLETE,))]
     assert len(done) == len(set(done)) == GRID + REFS
+
+
+def test_a_grid_cut_short_holds_every_method_at_its_first_seeds(tmp_path: Path) -> None:
+    log = tmp_path / "calls.log"
+    session = open_session(tmp_path / "st", raw_config(), say=None, runner=FakeRunner(log))
+    session.work(max_trials=REFS + GRID // 2)  # references, then half of the SSL trials
+    ssl = [c.split()[1] for c in calls(log) if c.startswith("ssl ")]
+    assert len(ssl) == GRID // 2
+    assert {k.split("-")[0] for k in ssl} == {"simclr", "byol"}
+    assert all(k.split("-")[-2] == "s0" for k in ssl)  # seed 0 of both methods first

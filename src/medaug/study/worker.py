@@ -160,10 +160,12 @@ class Worker:
         return result
 
     def _next(self) -> tuple[str, int] | None:
-        for kind in (REFERENCE, *self.space.methods):
-            trial_id = claim(self.storage, self.studies[kind])
-            if trial_id is not None:
-                return kind, trial_id
+        trial_id = claim(self.storage, self.studies[REFERENCE])
+        if trial_id is not None:
+            return REFERENCE, trial_id
+        picked = self._claim_seed_major()
+        if picked is not None:
+            return picked
         if self.config.options.search:
             for method in self.space.methods:
                 study = self.studies[method]
@@ -180,6 +182,25 @@ class Worker:
         from medaug.study.table import mirror
 
         mirror(self.folder, self.studies, self.space)
+
+    def _claim_seed_major(self) -> tuple[str, int] | None:
+        """Claim the waiting SSL trial that comes first in seed-major order across methods
+        (seed, then method, then enqueue order), so that a grid cut short holds every
+        method at its first seeds."""
+        waiting = []
+        for rank, method in enumerate(self.space.methods):
+            study = self.studies[method]
+            for t in self.storage.get_all_trials(study._study_id, deepcopy=False,
+                                                 states=(TrialState.WAITING,)):
+                waiting.append((int(t.user_attrs.get("seed", 0)), rank, t.number, method,
+                                t._trial_id))
+        for *_, method, trial_id in sorted(waiting):
+            try:
+                if self.storage.set_trial_state_values(trial_id, state=TrialState.RUNNING):
+                    return method, trial_id
+            except optuna.exceptions.UpdateFinishedTrialError:
+                continue
+        return None
 
     def _run_one(self, kind: str, trial_id: int, result: WorkerResult) -> None:
         try:
