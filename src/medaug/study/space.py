@@ -129,16 +129,7 @@ def point_key(method: str, combo: str, levels: Mapping[str, str], seed: int,
 def split_list(text: str) -> list[str]:
     """``"crop,blur(sigma=0.1-2,p=0.5)"`` -> ``["crop", "blur(sigma=0.1-2,p=0.5)"]``: commas
     inside parentheses stay."""
-    parts, depth, cur = [], 0, []
-    for ch in text:
-        depth += {"(": 1, ")": -1}.get(ch, 0)
-        if ch == "," and depth == 0:
-            parts.append("".join(cur))
-            cur = []
-        else:
-            cur.append(ch)
-    parts.append("".join(cur))
-    return [p.strip() for p in parts if p.strip()]
+    return _split_top(text, ",")
 
 
 def parse_ops(specs: Sequence[str]) -> tuple[Op, ...]:
@@ -208,7 +199,7 @@ def explicit_combos(text: str, ops: Sequence[Op], base: str = "") -> tuple[Combo
     combos = []
     for item in split_list(text):
         members = []
-        for part in _split_plus(item):
+        for part in _split_top(item, "+"):
             op = by_ref.get(part) or parse_ops([part])[0]
             members.append(op)
         if len({o.name for o in members}) != len(members):
@@ -219,11 +210,13 @@ def explicit_combos(text: str, ops: Sequence[Op], base: str = "") -> tuple[Combo
     return tuple(combos)
 
 
-def _split_plus(text: str) -> list[str]:
+def _split_top(text: str, sep: str) -> list[str]:
+    """``text`` split at ``sep`` outside parentheses, each part stripped, empty parts
+    dropped."""
     parts, depth, cur = [], 0, []
     for ch in text:
         depth += {"(": 1, ")": -1}.get(ch, 0)
-        if ch == "+" and depth == 0:
+        if ch == sep and depth == 0:
             parts.append("".join(cur))
             cur = []
         else:
