@@ -227,6 +227,21 @@ def read_test_pairs(folder: Path, trial: pd.Series, split: str = "test") -> pd.D
     return a.merge(b, on="row").sort_values("row").reset_index(drop=True)
 
 
+def mean_paired_auroc_draws(y: np.ndarray, patients: np.ndarray, a: np.ndarray, b: np.ndarray,
+                            n_boot: int, seed: int) -> tuple[float, np.ndarray]:
+    """Mean over seeds of ``AUROC(a_s) - AUROC(b_s)`` for scores ``a``, ``b`` ``(S, N)`` on the
+    same images (labels ``y`` and ``patients`` ``(N,)``), and its ``n_boot`` patient-level
+    bootstrap replicates (the same drawn patients for every seed; undefined ones dropped)."""
+
+    def mean_diff(idx: np.ndarray) -> float:
+        return float(np.mean([auroc(y[idx], u[idx]) - auroc(y[idx], v[idx])
+                              for u, v in zip(a, b, strict=True)]))
+
+    point = mean_diff(np.arange(len(y)))
+    draws = np.array([mean_diff(idx) for idx in group_resamples(patients, n_boot, seed)])
+    return point, draws[~np.isnan(draws)]
+
+
 def pooled_paired_gain(folder: Path, group: pd.DataFrame, n_boot: int = 1000, seed: int = 0,
                        level: float = 0.95) -> PooledGain:
     """Pooled paired gain over random init of a group's trials (one row a seed).
@@ -248,13 +263,7 @@ def pooled_paired_gain(folder: Path, group: pd.DataFrame, n_boot: int = 1000, se
     ssl = np.stack([f["ssl"].to_numpy(float) for f in frames])  # (S, N)
     twin = np.stack([f["twin"].to_numpy(float) for f in frames])  # (S, N)
 
-    def mean_gain(idx: np.ndarray) -> float:
-        return float(np.mean([auroc(y[idx], s[idx]) - auroc(y[idx], t[idx])
-                              for s, t in zip(ssl, twin, strict=True)]))
-
-    point = mean_gain(np.arange(len(y)))
-    draws = np.array([mean_gain(idx) for idx in group_resamples(patients, n_boot, seed)])
-    draws = draws[~np.isnan(draws)]
+    point, draws = mean_paired_auroc_draws(y, patients, ssl, twin, n_boot, seed)
     if draws.size == 0:
         return PooledGain(point, float("nan"), float("nan"), len(frames), 0)
     tail = (1 - level) / 2

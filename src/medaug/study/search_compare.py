@@ -12,9 +12,13 @@ import pandas as pd
 
 from medaug.atomic import write_json
 from medaug.errors import DataError
-from medaug.evaluate.bootstrap import group_resamples
-from medaug.evaluate.metrics import auroc
-from medaug.study.analysis import StudyTables, load_study_tables, rank_groups, read_test_pairs
+from medaug.study.analysis import (
+    StudyTables,
+    load_study_tables,
+    mean_paired_auroc_draws,
+    rank_groups,
+    read_test_pairs,
+)
 
 SEARCH_FILE = "search.json"
 
@@ -50,13 +54,7 @@ def paired_val_difference(folder: Path, a: pd.DataFrame, b: pd.DataFrame, n_boot
     pa = np.stack([p["ssl_a"].to_numpy(float) for p in pairs])
     pb = np.stack([p["ssl_b"].to_numpy(float) for p in pairs])
 
-    def diff(idx: np.ndarray) -> float:
-        return float(np.mean([auroc(y[idx], u[idx]) - auroc(y[idx], v[idx])
-                              for u, v in zip(pa, pb, strict=True)]))
-
-    point = diff(np.arange(len(y)))
-    draws = np.array([diff(i) for i in group_resamples(patients, n_boot, seed)])
-    draws = draws[~np.isnan(draws)]
+    point, draws = mean_paired_auroc_draws(y, patients, pa, pb, n_boot, seed)
     p = float(min(1.0, 2 * min(np.mean(draws <= 0), np.mean(draws >= 0)))) if draws.size else 1.0
     return {"difference": point, "low": float(np.quantile(draws, 0.025)),
             "high": float(np.quantile(draws, 0.975)), "p_value": p, "seeds": len(seeds)}
