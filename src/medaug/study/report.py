@@ -285,10 +285,30 @@ def _compute(r: _Report, tables: StudyTables) -> None:
     s = json.loads(path.read_text())
     grid, search = float(s.get("grid_seconds", math.nan)), float(s.get("search_seconds", math.nan))
     saving = 1 - search / grid if grid else math.nan
-    tied = "tied with" if s.get("tied") else "did not tie"
-    r.p(f"The search took {_fmt(search, 0)} s against the grid's {_fmt(grid, 0)} s (saving "
-        f"{_fmt(100 * saving, 1)}%); its best ({s.get('search_best')}) {tied} the grid's best "
-        f"({s.get('grid_best')}), p = {_fmt(float(s.get('tie_p', math.nan)))}.")
+    text = (f"The search took {_fmt(search, 0)} s against the grid's {_fmt(grid, 0)} s (saving "
+            f"{_fmt(100 * saving, 1)}%)")
+    if s.get("share_of_grid_epochs") is not None:
+        text += (f" and {s.get('search_epochs')} pretraining epochs against "
+                 f"{s.get('grid_epochs')} ({_fmt(100 * float(s['share_of_grid_epochs']), 1)}% "
+                 f"of the grid's)")
+    r.p(text + ".")
+    for m in s.get("methods") or []:
+        if m.get("same"):
+            verdict = "is the grid's best"
+        else:
+            verdict = (f"{'is statistically tied with' if m.get('tied') else 'falls short of'}"
+                       f" the grid's best ({m.get('grid_best')}): paired val AUROC difference "
+                       f"{_fmt(float(m.get('difference', math.nan)))} "
+                       f"[{_fmt(float(m.get('low', math.nan)))}, "
+                       f"{_fmt(float(m.get('high', math.nan)))}] on the grid's runs")
+        r.p(f"{m.get('method')}: the search's best, {m.get('search_best')}, {verdict}.")
+    if not s.get("methods"):
+        tied = "tied with" if s.get("tied") else "did not tie"
+        r.p(f"Its best ({s.get('search_best')}) {tied} the grid's best ({s.get('grid_best')}), "
+            f"p = {_fmt(float(s.get('tie_p', math.nan)))}.")
+    if s.get("methods"):
+        write_table(r.out / "search_methods.csv", pd.DataFrame(s["methods"]))
+    s = {k: v for k, v in s.items() if k not in ("methods", "notes")}
     write_table(r.out / "search.csv", pd.DataFrame([s]))
 
 

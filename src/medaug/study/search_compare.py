@@ -60,12 +60,20 @@ def paired_val_difference(folder: Path, a: pd.DataFrame, b: pd.DataFrame, n_boot
             "high": float(np.quantile(draws, 0.975)), "p_value": p, "seeds": len(seeds)}
 
 
+def _total(tables: StudyTables, column: str) -> float:
+    """The sum of ``column`` over every SSL row of a study (any state: a pruned or failed
+    trial's compute was spent too)."""
+    if column not in tables.trials:
+        return 0.0
+    return float(pd.to_numeric(tables.trials[column], errors="coerce").fillna(0).sum())
+
+
 def compare_search(search: Path, grid: Path) -> dict[str, Any]:
-    """Write ``search/search.json``: the seconds of every SSL trial of the grid and of the
-    search (pruned trials' seeds included), and per method the grid's best group, the
-    search's best, and their paired validation difference *on the grid's runs* (the grid holds
-    every group). The search found the winner when the two are the same group or the
-    interval holds 0 (statistically tied).
+    """Write ``search/search.json``: the seconds and pretraining epochs of every SSL trial of
+    the grid and of the search (pruned trials' seeds included), and per method the grid's best
+    group, the search's best, and their paired validation difference *on the grid's runs*
+    (the grid holds every group). The search found the winner when the two are the same group
+    or the interval holds 0 (statistically tied).
 
     Raises:
         DataError: a folder without trials, or a search best the grid never ran.
@@ -90,18 +98,23 @@ def compare_search(search: Path, grid: Path) -> dict[str, Any]:
         else:
             entry.update(tied=True, p_value=1.0)
         methods.append(entry)
-    grid_seconds = float(g_tables.trials["seconds"].fillna(0).sum())
-    search_seconds = float(s_tables.trials["seconds"].fillna(0).sum())
+    grid_seconds, search_seconds = _total(g_tables, "seconds"), _total(s_tables, "seconds")
+    grid_epochs, search_epochs = _total(g_tables, "epochs_done"), _total(s_tables, "epochs_done")
     record = {
         "grid": str(grid), "grid_seconds": round(grid_seconds, 1),
         "search_seconds": round(search_seconds, 1),
         "share_of_grid": round(search_seconds / grid_seconds, 3) if grid_seconds else None,
+        "grid_epochs": int(grid_epochs), "search_epochs": int(search_epochs),
+        "share_of_grid_epochs": (round(search_epochs / grid_epochs, 3) if grid_epochs
+                                 else None),
         "grid_best": "; ".join(f"{m['method']}: {m['grid_best']}" for m in methods),
         "search_best": "; ".join(f"{m['method']}: {m['search_best']}" for m in methods),
         "tied": all(m["tied"] for m in methods) if methods else False,
         "tie_p": min((m["p_value"] for m in methods), default=None),
         "methods": methods,
-        "notes": ["seconds: SSL trials only (references are the same for both)",
+        "notes": ["seconds and epochs: SSL trials only (references are the same for both); "
+                  "epochs (pretraining epochs run, pruned trials' seeds included) do not "
+                  "depend on the machine's load",
                   "tied: paired val AUROC difference over the grid's seeds, patient "
                   "bootstrap interval holding 0"]}
     write_json(Path(search) / SEARCH_FILE, record)
