@@ -38,7 +38,7 @@ KEYS: dict[str, tuple[str, str]] = {
         "method", "ops", "ops2", "backbone", "epochs", "batch_size", "optimizer", "lr",
         "weight_decay", "warmup_epochs", "method_args", "seed", "knn_k", "accelerator",
         "devices", "num_nodes", "strategy", "precision", "workers", "local_crops",
-        "local_size", "positives"))}
+        "local_size", "positives", "resident", "compile", "channels_last"))}
 
 
 @app.command()
@@ -92,6 +92,13 @@ def pretrain(
     positives: Annotated[str, typer.Option(help="Second view from: image (the same image), "
                          "study or patient (another image of the same study/patient when "
                          "there is one, MICLe)")] = P.positives,
+    resident: Annotated[str, typer.Option(help="Keep the train images on the training "
+                        "device and gather batches there: auto (on a GPU when they fit in a "
+                        "quarter of its free memory), on, off (stream them)")] = P.resident,
+    compile: Annotated[str, typer.Option(help="torch.compile the backbone: auto (on a GPU), "
+                       "on, off")] = P.compile,
+    channels_last: Annotated[str, typer.Option(help="Channels-last memory: auto (on a GPU), "
+                             "on, off")] = P.channels_last,
     out: Annotated[Path, typer.Option(help="Run folder to write")] = Path("runs/pretrain"),
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its "
                       "last checkpoint")] = False,

@@ -38,6 +38,12 @@ from medaug.methods.optim import (
     trainable_groups,
 )
 from medaug.models.backbones import feature_dim
+from medaug.models.speed import (
+    channels_last_views,
+    compile_modules,
+    resolve_switch,
+    to_channels_last,
+)
 from medaug.registry import Registry, module_loader, package_modules
 
 M = TypeVar("M", bound="type[SSLMethod]")
@@ -117,6 +123,8 @@ class SSLMethod(L.LightningModule):
         self.momentum_base = momentum_base
         self.seed = int(seed)
         self.feature_dim = feature_dim(backbone)
+        self.speed = ("off", "off")  # (compile, channels_last): see :meth:`set_speed`
+        self._channels_last = False
 
     # -- what a method defines ---------------------------------------------------------------
     def views_loss(self, views: list[Tensor]) -> tuple[Tensor, Tensor]:
@@ -137,7 +145,27 @@ class SSLMethod(L.LightningModule):
         parameter in one group (two when ``optim.decay_norm_bias`` is false)."""
         return trainable_groups(self, self.optim.decay_norm_bias)
 
+    def compiled_modules(self) -> list[nn.Module]:
+        """What ``compile`` compiles: the backbone, and the momentum targets paired with it
+        (BYOL's and MoCo's target encoders); the heads are small and stay eager."""
+        return [self.backbone, *(t for o, t in self.momentum_pairs() if o is self.backbone)]
+
     # -- shared machinery ----------------------------------------------------------------------
+    def set_speed(self, compile: str = "off", channels_last: str = "off") -> None:
+        """How the steps run (``auto``, ``on`` or ``off`` each; :mod:`medaug.models.speed`),
+        applied when training starts on its device (:meth:`on_fit_start`). Neither changes
+        what a step computes beyond floating-point rounding."""
+        self.speed = (compile, channels_last)
+
+    def on_fit_start(self) -> None:
+        """Apply :meth:`set_speed`'s switches for the device the model is on."""
+        compile, channels_last = self.speed
+        if resolve_switch(channels_last, self.device):
+            to_channels_last(self)
+            self._channels_last = True
+        if resolve_switch(compile, self.device):
+            compile_modules(self.compiled_modules())
+
     def forward(self, x: Tensor) -> Tensor:
         """Backbone features ``(B, D)`` of images ``(B, 1, S, S)``."""
         return self.backbone(x)
@@ -145,8 +173,9 @@ class SSLMethod(L.LightningModule):
     def make_views(self, images: Tensor) -> list[Tensor]:
         """Float views ``(B, 1, S_i, S_i)`` in ``[0, 1]`` of a ``uint8`` batch ``(B, S, S)``,
         drawn from a generator seeded by (seed, global step, global rank)."""
-        return list(augment_batch(self.views, images, self.device,
-                                  self.view_seed(self.global_step)))
+        views = list(augment_batch(self.views, images, self.device,
+                                   self.view_seed(self.global_step)))
+        return channels_last_views(views) if self._channels_last else views
 
     def view_seed(self, step: int) -> int:
         world = self.trainer.world_size if self._trainer is not None else 1

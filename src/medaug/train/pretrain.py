@@ -62,6 +62,9 @@ LOG_FILE = "run.log"
 CURVES_FILE = "curves.png"
 CKPT_DIR = "checkpoints"
 LAST_CKPT = "last.ckpt"
+#: Steps between Lightning's step-metric updates: each one reads the logged step values back
+#: from the device (a host synchronisation), so not every step; epoch means are unaffected.
+LOG_EVERY = 50
 
 
 @dataclass
@@ -127,7 +130,7 @@ def _run(data: PrepareConfig, config: PretrainConfig, out: Path, resume: bool,
     partners = _partners(cache, train_rows, config.positives)
     datamodule = CacheDataModule(cache.images, train_rows, config.batch_size, seed=config.seed,
                                  workers=config.workers, name=cache.manifest.name,
-                                 partners=partners)
+                                 partners=partners, resident=config.resident)
     info = {"image_size": data.preprocess.size, "clahe": data.preprocess.clahe,
             "method": config.method, "ops": config.ops, "data_fingerprint": cache.fingerprint}
     tell = _teller(out / LOG_FILE, say) if primary else say
@@ -141,7 +144,7 @@ def _run(data: PrepareConfig, config: PretrainConfig, out: Path, resume: bool,
         max_epochs=config.epochs,
         callbacks=[monitor, *callbacks, checkpoint], logger=False,
         enable_progress_bar=progress,
-        enable_model_summary=False, num_sanity_val_steps=0, log_every_n_steps=1,
+        enable_model_summary=False, num_sanity_val_steps=0, log_every_n_steps=LOG_EVERY,
         use_distributed_sampler=False, default_root_dir=out)
     data_block = {**cache.describe(), "train_images": len(train_rows)}
 
@@ -239,7 +242,9 @@ def build_method(config: PretrainConfig, world: int, image_size: int | None = No
         "seed": config.seed,
         "optim": OptimConfig(config.optimizer, config.lr, config.weight_decay,
                              config.warmup_epochs)}
-    return create_method(config.method, **base, **extra)
+    method = create_method(config.method, **base, **extra)
+    method.set_speed(config.compile, config.channels_last)
+    return method
 
 
 def _partners(cache: CachedDataset, rows: Any, positives: str) -> Partners | None:

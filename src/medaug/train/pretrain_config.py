@@ -27,7 +27,10 @@ class PretrainConfig:
     SSL pair), ``study`` or ``patient`` (another image of the same study or patient when there
     is one, MICLe; see :mod:`medaug.train.positives` for when that is sound).
     ``precision="auto"`` is bf16 mixed precision on GPUs that support it, fp16 mixed on other
-    GPUs and fp32 on the CPU.
+    GPUs and fp32 on the CPU. ``resident`` keeps the train images on the training device
+    (:mod:`medaug.train.resident`; ``auto``: on a GPU when they fit); ``compile`` and
+    ``channels_last`` (:mod:`medaug.models.speed`; ``auto``: on a GPU) only change how fast
+    a step runs.
     """
 
     method: str = "simclr"
@@ -53,10 +56,13 @@ class PretrainConfig:
     local_crops: int = 0
     local_size: int | None = None
     positives: str = "image"
+    resident: str = "auto"
+    compile: str = "auto"
+    channels_last: str = "auto"
 
     #: Fields a resumed run may change (where and how fast it runs, and how long).
     RESUMABLE = ("epochs", "accelerator", "devices", "num_nodes", "strategy", "precision",
-                 "workers")
+                 "workers", "resident", "compile", "channels_last")
 
     def __post_init__(self) -> None:
         at_least = {"epochs": 1, "batch_size": 2, "devices": 1, "num_nodes": 1, "knn_k": 1,
@@ -72,6 +78,9 @@ class PretrainConfig:
             bad.append(f"positives must be image, study or patient, got {self.positives!r}")
         if self.local_size is not None and self.local_size < 1:
             bad.append(f"local_size must be at least 1, got {self.local_size}")
+        for name in ("resident", "compile", "channels_last"):
+            if getattr(self, name) not in ("auto", "on", "off"):
+                bad.append(f"{name} must be auto, on or off, got {getattr(self, name)!r}")
         if self.weight_decay < 0:
             bad.append(f"weight_decay must be >= 0, got {self.weight_decay}")
         if bad:
