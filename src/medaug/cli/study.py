@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from typer import BadParameter
 
 from medaug.cli.app import app, console, friendly, quiet_lightning
 from medaug.cli.options import (
@@ -22,6 +23,10 @@ from medaug.cli.options import (
 )
 from medaug.study.config import StudyOptions
 from medaug.train.pretrain_config import PretrainConfig
+
+if TYPE_CHECKING:
+    from medaug.study.session import Session
+    from medaug.study.worker import WorkerResult
 
 study_app = typer.Typer(help="The augmentation study: which ops make pretraining pay, with "
                         "evidence.", no_args_is_help=True)
@@ -101,6 +106,10 @@ def run(
                     "folder's name)")] = None,
     max_trials: Annotated[int | None, typer.Option(help="Stop this worker after N trials")] =
         None,
+    trials_per_gpu: Annotated[int, typer.Option(help="Workers (trials at once) per GPU, "
+                              "started as `medaug study join` processes (logs in workers/); "
+                              "with several GPUs, N on each. On a CPU-only machine N share "
+                              "the cores")] = 1,
     out: Annotated[Path, typer.Option(help="Study folder")] = Path("studies/study"),
     config: ConfigOpt = None,
 ) -> None:
@@ -121,8 +130,68 @@ def run(
     if isinstance(section.get("fractions"), str):
         section["fractions"] = [float(v) for v in section["fractions"].split(",") if v.strip()]
     source = str(config) if config else "command line"
-    session = open_session(out, raw, source, _storage_url(out, storage), name, console.print)
+    if trials_per_gpu < 1:
+        raise BadParameter("--trials-per-gpu must be at least 1")
+    url = _storage_url(out, storage)
+    session = open_session(out, raw, source, url, name, console.print)
+    if trials_per_gpu > 1:
+        _run_pool(session, out, trials_per_gpu, url, name, max_trials)
+        return
     result = session.work(max_trials)
+    _finish(result, out)
+
+
+def _run_pool(session: Session, out: Path, per_gpu: int, url: str | None, name: str | None,
+              max_trials: int | None) -> None:
+    """Queue the study's trials, start its workers (:mod:`medaug.study.pool`), wait for
+    them (Ctrl-C stops them; each gives its trial back), then print the progress."""
+    import time
+
+    from medaug.study.pool import start_workers, worker_slots
+    from medaug.study.status import progress, progress_table
+
+    session.worker.enqueue()
+    slots = worker_slots(per_gpu)
+    pool = start_workers(out, slots, url, name, max_trials)
+    where = ", ".join(sorted({f"GPU {s}" for s in slots if s is not None})) or "this machine"
+    console.print(f"started {len(slots)} workers on {where}; their lines go to "
+                  f"{out}/workers/worker-*.log")
+    started = time.perf_counter()
+    try:
+        codes = pool.wait()
+    except KeyboardInterrupt:
+        pool.stop()
+        raise
+    wall = time.perf_counter() - started
+    session.worker.mirror()
+    console.print(progress_table(progress(session.worker)))
+    console.print(f"{len(slots)} workers finished in {wall:.0f} s (exit codes "
+                  f"{', '.join(map(str, codes))})")
+    if any(codes):
+        raise typer.Exit(1)
+
+
+@study_app.command("join")
+@friendly
+def join(
+    folder: Annotated[Path, typer.Argument(help="Study folder (its study.json holds the "
+                      "settings)")],
+    storage: StoreOpt = None,
+    name: Annotated[str | None, typer.Option(help="Study name in the store (default: the "
+                    "folder's store.name)")] = None,
+    max_trials: Annotated[int | None, typer.Option(help="Stop this worker after N trials")] =
+        None,
+) -> None:
+    """Join a study as one more worker, with the settings saved in its folder (on another
+    machine: the same shared folder and --storage)."""
+    from medaug.study.session import load_session
+
+    quiet_lightning()
+    session = load_session(folder, _storage_url(folder, storage), name, console.print)
+    _finish(session.work(max_trials), folder)
+
+
+def _finish(result: WorkerResult, out: Path) -> None:
     console.print(f"this worker finished {len(result.finished)}, pruned {len(result.pruned)} "
                   f"and failed {len(result.failed)} trials; `medaug study status {out}` shows "
                   f"the whole study, `medaug study report {out}` writes its report")

@@ -58,13 +58,20 @@ def open_session(folder: Path, raw: dict[str, Any], source: str = "command line"
     return Session(folder, config, Worker(folder, config, storage, runner, study_name, say))
 
 
-def load_session(folder: Path, storage_url: str | None = None) -> Session:
-    """The study saved in ``folder`` with its store, for status and report (its worker is
-    only used to read the store)."""
+def load_session(folder: Path, storage_url: str | None = None, name: str | None = None,
+                 say: Callable[[str], None] | None = None) -> Session:
+    """The study saved in ``folder`` with its store: for status and report (``say=None``: its
+    worker only reads the store), or to join it as one more worker (``medaug study join``)
+    without repeating its settings.
+
+    Raises:
+        ConfigError: no study in ``folder`` or a store that cannot be opened.
+    """
     folder = Path(folder)
     config = read_study(folder)
     storage = open_storage(folder, storage_url)
     name_file = folder / "store.name"
-    study_name = name_file.read_text().strip() if name_file.is_file() else _name(folder, None)
-    return Session(folder, config,
-                   Worker(folder, config, storage, TrialRunner(config, None), study_name, None))
+    study_name = name or (name_file.read_text().strip() if name_file.is_file()
+                          else _name(folder, None))
+    runner = TrialRunner(config, say, (), folder)
+    return Session(folder, config, Worker(folder, config, storage, runner, study_name, say))
