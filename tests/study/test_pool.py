@@ -89,3 +89,48 @@ def test_trials_per_hour_reads_the_last_hour() -> None:
     assert trials_per_hour([0.0, 600.0, 1200.0]) == pytest.approx(6.0)
     # a day-old session before a pause does not dilute the recent rate
     assert trials_per_hour([-86400.0, 0.0, 300.0, 600.0]) == pytest.approx(12.0)
+
+
+def _joiners(folder: Path) -> list[int]:
+    """PIDs of the live ``medaug study join FOLDER`` processes."""
+    found = subprocess.run(["pgrep", "-f", f"study join {folder}"], capture_output=True,
+                           text=True)
+    return [int(p) for p in found.stdout.split()]
+
+
+@pytest.mark.slow
+def test_a_sigterm_to_the_command_stops_its_workers(tmp_path: Path) -> None:
+    """A scheduler's or ``timeout``'s SIGTERM reaches the command, not its workers: it stops
+    them (no orphan keeps training) and each gives its trial back; the same command again
+    finishes the study."""
+    import time
+
+    npz = tiny_npz(tmp_path / "tiny.npz", n_train=32, n_val=16, n_test=16, size=16)
+    config = tmp_path / "study.yaml"
+    config.write_text(yaml.safe_dump(tiny_study(npz, epochs=3)))
+    out = tmp_path / "st"
+    command = [*MEDAUG, "study", "run", "--config", str(config), "--out", str(out),
+               "--trials-per-gpu", "2"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, env=_env())
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:  # until a worker trains
+        logs = [p.read_text() for p in (out / "workers").glob("worker-*.log")] \
+            if (out / "workers").is_dir() else []
+        if any(" pretraining " in log or "pretraining " in log for log in logs):
+            break
+        time.sleep(0.5)
+    assert len(_joiners(out)) == 2
+    proc.terminate()
+    output, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 130, output[-2000:]
+    assert "stopping the workers" in output
+    assert _joiners(out) == []
+    again = subprocess.run(command, capture_output=True, text=True, env=_env(), timeout=900)
+    assert again.returncode == 0, again.stdout[-2000:]
+    trials = pd.read_csv(out / TRIALS_FILE)
+    done = trials[trials["state"] == "COMPLETE"]
+    assert len(done) == 4 and done["key"].is_unique
+    given_back = trials[trials["state"] != "COMPLETE"]  # the stopped trials' own rows
+    assert len(given_back) >= 1 and set(given_back["reason"]) == {"interrupted"}
+    assert set(given_back["key"]) <= set(done["key"])  # each resumed and finished

@@ -144,7 +144,9 @@ def run(
 def _run_pool(session: Session, out: Path, per_gpu: int, url: str | None, name: str | None,
               max_trials: int | None) -> None:
     """Queue the study's trials, start its workers (:mod:`medaug.study.pool`), wait for
-    them (Ctrl-C stops them; each gives its trial back), then print the progress."""
+    them (Ctrl-C or SIGTERM stops them; each gives its trial back), then print the
+    progress."""
+    import signal
     import time
 
     from medaug.study.pool import start_workers, worker_slots
@@ -157,11 +159,19 @@ def _run_pool(session: Session, out: Path, per_gpu: int, url: str | None, name: 
     console.print(f"started {len(slots)} workers on {where}; their lines go to "
                   f"{out}/workers/worker-*.log")
     started = time.perf_counter()
+
+    def stop(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, stop)  # a SIGTERM (timeout, scheduler) too
     try:
         codes = pool.wait()
     except KeyboardInterrupt:
+        console.print("stopping the workers (each gives its trial back)")
         pool.stop()
-        raise
+        raise typer.Exit(130) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     wall = time.perf_counter() - started
     session.worker.mirror()
     console.print(progress_table(progress(session.worker)))
