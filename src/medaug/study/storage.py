@@ -55,10 +55,32 @@ def open_storage(folder: Path, url: str | None = None) -> BaseStorage:
         raise ConfigError(f"study: --storage {url!r}: give postgresql://user@host/db or none "
                           "(the journal file in the study folder)")
     try:
-        return RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
+        return _open_rdb(url)
     except Exception as exc:  # sqlalchemy's OperationalError and friends
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(f"study: cannot open the store {url}: {first}") from exc
+
+
+SCHEMA_LOCK = 0x6D656461  # "meda": the advisory lock that serialises creating Optuna's tables
+
+
+def _open_rdb(url: str) -> RDBStorage:
+    """Optuna's RDB storage on ``url``, its tables created under a PostgreSQL advisory lock:
+    two workers starting at once on a fresh database would otherwise both create the schema
+    and one would fail on a duplicate type."""
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sqlalchemy.text("SELECT pg_advisory_lock(:k)"), {"k": SCHEMA_LOCK})
+            try:
+                return RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
+            finally:
+                conn.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:k)"),
+                             {"k": SCHEMA_LOCK})
+    finally:
+        engine.dispose()
 
 
 def describe(storage: BaseStorage, folder: Path) -> str:
