@@ -91,3 +91,11 @@ def test_report_minimal_study_does_not_crash(tmp_path: Path) -> None:
     assert "no supervised reference" in page
     assert "No study.json" in page and "No search.json" in page
     assert "One body part only" in page
+
+
+def test_the_random_init_band_says_when_one_run_has_no_spread() -> None:
+    from medaug.study.report import random_band_text
+
+    assert random_band_text(0.7551, 0.0213, 3) == "random init 0.755 ± 0.021, 3 runs"
+    assert random_band_text(0.946, float("nan"), 1) == "random init 0.946, 1 run: no spread"
+    assert "nan" not in random_band_text(0.9, float("nan"), 2)

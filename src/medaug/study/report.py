@@ -56,6 +56,17 @@ def _fmt(x: float, digits: int = 3) -> str:
     return "nan" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def random_band_text(mean: float, sd: float, n: int) -> str:
+    """``random init 0.755 ± 0.021, 3 runs``; one run has no spread, and says so."""
+    if n < 2 or sd is None or (isinstance(sd, float) and math.isnan(sd)):
+        return f"random init {_fmt(mean)}, {_count(n, 'run')}: no spread"
+    return f"random init {_fmt(mean)} ± {_fmt(sd)}, {n} runs"
+
+
 def _ci(value: float, lo: float, hi: float) -> str:
     return f"{_fmt(value)} [{_fmt(lo)}, {_fmt(hi)}]"
 
@@ -140,15 +151,16 @@ def _answer(r: _Report, tables: StudyTables, ranking: Ranking, table: pd.DataFra
         dist = gain_vs_random_distribution(tables, best)
         sup, _, n_sup = random_reference_band(tables, {f: best[f] for f in tables.factors},
                                               kind="supervised")
-        sup_text = (f"the supervised reference reaches test AUROC {_fmt(sup)} (mean of {n_sup} "
-                    "seeds)" if n_sup else "no supervised reference")
+        sup_text = (f"the supervised reference reaches test AUROC {_fmt(sup)} (mean of "
+                    f"{_count(n_sup, 'seed')})" if n_sup else "no supervised reference")
         beat = bool((g["paired_lo"] > 0).any())
         pick = (f"recommended combination {_label(best, tables)}, chosen on validation by {how}; "
                 f"pooled paired gain over random init on test "
                 f"{_ci(best['paired_gain'], best['paired_lo'], best['paired_hi'])} (95% CI, "
-                f"{best['paired_source']}, {int(best['seeds'])} seeds); against the random-init "
-                f"distribution {_fmt(dist['gain'])} (random init {_fmt(dist['random_mean'])} ± "
-                f"{_fmt(dist['random_sd'])}, {int(dist['random_n'])} runs); {sup_text}.")
+                f"{best['paired_source']}, {_count(int(best['seeds']), 'seed')}); against the "
+                f"random-init distribution {_fmt(dist['gain'])} ("
+                f"{random_band_text(dist['random_mean'], dist['random_sd'], int(dist['random_n']))}"
+                f"); {sup_text}.")
         if not beat:
             pick = ("no combination beat random init (no group's pooled paired 95% interval "
                     f"lies above 0); the validation pick would be: {pick}")
