@@ -52,8 +52,12 @@ pre{background:#f7f7f7;padding:.4em}
 """
 
 
+def _missing(x: float | None) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
 def _fmt(x: float, digits: int = 3) -> str:
-    return "nan" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
+    return "nan" if _missing(x) else f"{x:.{digits}f}"
 
 
 def _count(n: int, noun: str) -> str:
@@ -62,7 +66,7 @@ def _count(n: int, noun: str) -> str:
 
 def random_band_text(mean: float, sd: float, n: int) -> str:
     """``random init 0.755 ± 0.021, 3 runs``; one run has no spread, and says so."""
-    if n < 2 or sd is None or (isinstance(sd, float) and math.isnan(sd)):
+    if n < 2 or _missing(sd):
         return f"random init {_fmt(mean)}, {_count(n, 'run')}: no spread"
     return f"random init {_fmt(mean)} ± {_fmt(sd)}, {n} runs"
 

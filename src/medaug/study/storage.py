@@ -24,6 +24,7 @@ import time
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import optuna
 from optuna.storages import BaseStorage, JournalStorage, RDBStorage
@@ -32,6 +33,9 @@ from optuna.trial import FrozenTrial, TrialState
 
 from medaug.errors import ConfigError
 from medaug.study.layout import JOURNAL_FILE
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 HEARTBEAT = "medaug_heartbeat"
 WORKER = "medaug_worker"
@@ -72,15 +76,24 @@ def _open_rdb(url: str) -> RDBStorage:
 
     engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
     try:
-        with engine.connect() as conn:
-            conn.execute(sqlalchemy.text("SELECT pg_advisory_lock(:k)"), {"k": SCHEMA_LOCK})
-            try:
-                return RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
-            finally:
-                conn.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:k)"),
-                             {"k": SCHEMA_LOCK})
+        with _advisory_lock(engine, SCHEMA_LOCK):
+            return RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
     finally:
         engine.dispose()
+
+
+@contextlib.contextmanager
+def _advisory_lock(engine: Engine, key: int) -> Iterator[None]:
+    """Hold PostgreSQL's session advisory lock ``key`` on a connection of ``engine`` while the
+    block runs; others asking for ``key`` wait."""
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
 
 
 def describe(storage: BaseStorage, folder: Path) -> str:
@@ -97,14 +110,8 @@ def store_lock(storage: BaseStorage, folder: Path) -> Iterator[None]:
     PostgreSQL advisory lock for a server store."""
     if isinstance(storage, RDBStorage):
         key = zlib.crc32(str(folder.resolve()).encode()) & 0x7FFFFFFF
-        from sqlalchemy import text
-
-        with storage.engine.connect() as conn:
-            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
-            try:
-                yield
-            finally:
-                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+        with _advisory_lock(storage.engine, key):
+            yield
         return
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / LOCK_FILE, "a+") as fh:
